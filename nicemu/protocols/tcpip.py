@@ -1,0 +1,241 @@
+"""The tcpip protocol driver: the host's IPv4 identity on every adapter it binds to.
+
+For now it answers ARP for its addresses and ICMP echo requests sent to them,
+keeps an ARP cache per interface, and drops everything else with a counted
+reason. Bad frames never raise out of here: each decode error becomes a drop
+named ``<layer>.<reason>``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from nicemu.ndis.drivers import BindParameters, StatusIndication
+from nicemu.ndis.nbl import NetBufferList, chain, iterate
+from nicemu.ndis.ndis import MiniportBlock, Ndis, OpenBlock, ReceiveFlags
+from nicemu.ndis.oid import MediaConnectState, NdisOidRequest, Oid, PacketType
+from nicemu.ndis.status import NdisStatus
+from nicemu.protocols.arp_cache import ArpCache
+from nicemu.wire.arp import ARP_HTYPE_ETHERNET, ARP_REPLY, ARP_REQUEST, arp_ipv4, decode_arp, encode_arp
+from nicemu.wire.errors import DecodeError
+from nicemu.wire.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetHeader, decode_ethernet, encode_ethernet
+from nicemu.wire.icmpv4 import ICMP_ECHO_REQUEST, decode_icmpv4, echo_reply_for
+from nicemu.wire.ipv4 import IPPROTO_ICMP, IPV4_FLAG_MF, IPv4Header, decode_ipv4, encode_ipv4
+
+log = logging.getLogger(__name__)
+
+_IPV4_ANY = b"\x00\x00\x00\x00"
+_DEFAULT_TTL = 64
+
+
+@dataclass(frozen=True, slots=True)
+class TcpipConfig:
+    """The host's IPv4 identity: the addresses it answers for on its subnet."""
+
+    addresses: tuple[str, ...] = ("10.0.2.2", "10.0.2.3")
+    prefix_length: int = 24
+    arp_cache_timeout: float = 60.0
+    arp_cache_capacity: int = 1024
+
+    def packed_addresses(self) -> frozenset[bytes]:
+        """The addresses as 4-byte network-order values."""
+        return frozenset(ipaddress.IPv4Address(a).packed for a in self.addresses)
+
+    def broadcast(self) -> bytes:
+        """The directed broadcast address of the subnet."""
+        network = ipaddress.IPv4Network(f"{self.addresses[0]}/{self.prefix_length}", strict=False)
+        return network.broadcast_address.packed
+
+
+class Interface:
+    """tcpip's binding context on one adapter: its MAC, link state and neighbours."""
+
+    __slots__ = ("name", "binding", "mac", "mtu", "link_up", "arp_cache", "outbound")
+
+    def __init__(self, parameters: BindParameters, config: TcpipConfig) -> None:
+        self.name = parameters.adapter_name
+        self.binding: OpenBlock | None = None
+        self.mac = parameters.current_address
+        self.mtu = parameters.mtu
+        self.link_up = parameters.media_connect_state == MediaConnectState.CONNECTED
+        self.arp_cache = ArpCache(config.arp_cache_timeout, config.arp_cache_capacity)
+        # Replies made while handling one indication, sent down as one chain.
+        self.outbound: list[bytes] = []
+
+
+class TcpipProtocol:
+    """Models the tcpip protocol driver's NDIS side (ProtocolXxx handlers)."""
+
+    name = "tcpip"
+
+    def __init__(self, ndis: Ndis, config: TcpipConfig | None = None) -> None:
+        self.ndis = ndis
+        self.config = config or TcpipConfig()
+        self.addresses = self.config.packed_addresses()
+        self.broadcasts = frozenset({b"\xff\xff\xff\xff", self.config.broadcast()})
+        self.interfaces: list[Interface] = []
+        self.counters: Counter[str] = Counter()
+        self.drops: Counter[str] = Counter()
+        self.now = 0.0
+        self._ip_identification = 0
+
+    # Binding ------------------------------------------------------------
+
+    def bind_adapter_ex(self, bind_context: MiniportBlock, parameters: BindParameters) -> NdisStatus:
+        """Models ProtocolBindAdapterEx: open the adapter, learn its address, set its packet filter."""
+        interface = Interface(parameters, self.config)
+        binding = self.ndis.open_adapter_ex(self, interface, bind_context)
+        interface.binding = binding
+        query = NdisOidRequest.query(Oid.OID_802_3_CURRENT_ADDRESS, 6)
+        if self.ndis.oid_request(binding, query) == NdisStatus.SUCCESS:
+            interface.mac = bytes(query.information_buffer)
+        wanted = PacketType.DIRECTED | PacketType.BROADCAST | PacketType.MULTICAST
+        status = self.ndis.oid_request(binding, NdisOidRequest.set(Oid.OID_GEN_CURRENT_PACKET_FILTER,
+                                                                   int(wanted).to_bytes(4, "little")))
+        if status != NdisStatus.SUCCESS:
+            log.warning("tcpip: %s refused packet filter %s: %s", interface.name, wanted, status.name)
+        self.interfaces.append(interface)
+        self.counters["bindings"] += 1
+        return NdisStatus.SUCCESS
+
+    def unbind_adapter_ex(self, binding_context: Interface) -> NdisStatus:
+        """Models ProtocolUnbindAdapterEx."""
+        assert binding_context.binding is not None
+        self.ndis.close_adapter_ex(binding_context.binding)
+        self.interfaces.remove(binding_context)
+        return NdisStatus.SUCCESS
+
+    def status_ex(self, binding_context: Interface, indication: StatusIndication) -> None:
+        """Models ProtocolStatusEx: a media disconnect forgets the neighbours, as tcpip.sys does."""
+        if indication.status_code != NdisStatus.LINK_STATE:
+            return
+        up = indication.payload == MediaConnectState.CONNECTED
+        binding_context.link_up = up
+        self.counters["link.up" if up else "link.down"] += 1
+        if not up:
+            binding_context.arp_cache.flush()
+
+    def oid_request_complete(self, binding_context: Interface, request: NdisOidRequest, status: NdisStatus) -> None:
+        """Models ProtocolOidRequestComplete; the bind-time requests never pend, so only count it."""
+        self.counters["oid.completed_late"] += 1
+
+    # Receive --------------------------------------------------------------
+
+    def receive_net_buffer_lists(self, binding_context: Interface, nbls: NetBufferList, port: int,
+                                 count: int, flags: int) -> None:
+        """Models ProtocolReceiveNetBufferLists: handle every frame, send the replies, return the NBLs."""
+        interface = binding_context
+        for nbl in iterate(nbls):
+            for nb in nbl.net_buffers():
+                self._receive_frame(interface, nb.data())
+        if not flags & ReceiveFlags.RESOURCES:
+            assert interface.binding is not None
+            self.ndis.return_net_buffer_lists(interface.binding, nbls, 0)
+        if interface.outbound:
+            self._flush(interface)
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] += 1
+
+    def _receive_frame(self, interface: Interface, frame: memoryview) -> None:
+        try:
+            ethernet, payload = decode_ethernet(frame)
+        except DecodeError as error:
+            self._drop(f"{error.layer}.{error.reason}")
+            return
+        if ethernet.ethertype == ETHERTYPE_ARP:
+            self._receive_arp(interface, ethernet, payload)
+        elif ethernet.ethertype == ETHERTYPE_IPV4:
+            self._receive_ipv4(interface, ethernet, payload)
+        else:
+            self._drop("ethernet.unsupported_ethertype")
+
+    def _receive_arp(self, interface: Interface, ethernet: EthernetHeader, payload: memoryview) -> None:
+        try:
+            arp = decode_arp(payload)
+        except DecodeError as error:
+            self._drop(f"{error.layer}.{error.reason}")
+            return
+        if arp.htype != ARP_HTYPE_ETHERNET or arp.ptype != ETHERTYPE_IPV4 or arp.hlen != 6 or arp.plen != 4:
+            self._drop("arp.unsupported_address_types")
+            return
+        cache = interface.arp_cache
+        now = self.now
+        if arp.spa in self.addresses:
+            # Someone else claims one of our addresses (a gratuitous ARP or a reply).
+            self.counters["arp.address_conflict"] += 1
+            log.warning("tcpip: %s: %s claims our address %s", interface.name,
+                        arp.sha.hex(":"), ipaddress.IPv4Address(arp.spa))
+            return
+        # RFC 826: refresh a sender we already know, whoever the packet is for.
+        sender_known = arp.spa != _IPV4_ANY and arp.spa in cache
+        if sender_known:
+            cache.update(arp.spa, arp.sha, now)
+        if arp.tpa not in self.addresses:
+            self._drop("arp.target_not_ours")
+            return
+        if arp.spa != _IPV4_ANY and not sender_known:
+            cache.update(arp.spa, arp.sha, now)
+        if arp.oper == ARP_REQUEST:
+            reply = arp_ipv4(ARP_REPLY, interface.mac, arp.tpa, arp.sha, arp.spa)
+            self._transmit(interface, ethernet.src, ETHERTYPE_ARP, encode_arp(reply))
+            self.counters["arp.requests_answered"] += 1
+        elif arp.oper == ARP_REPLY:
+            self.counters["arp.replies_learned"] += 1
+        else:
+            self._drop("arp.unknown_operation")
+
+    def _receive_ipv4(self, interface: Interface, ethernet: EthernetHeader, payload: memoryview) -> None:
+        try:
+            ip, data = decode_ipv4(payload)
+        except DecodeError as error:
+            self._drop(f"{error.layer}.{error.reason}")
+            return
+        if ip.dst not in self.addresses:
+            self._drop("ipv4.broadcast_ignored" if ip.dst in self.broadcasts else "ipv4.not_for_us")
+            return
+        if ip.flags & IPV4_FLAG_MF or ip.fragment_offset:
+            self._drop("ipv4.fragment_unsupported")
+            return
+        if ip.protocol != IPPROTO_ICMP:
+            self._drop("ipv4.unsupported_protocol")
+            return
+        try:
+            icmp = decode_icmpv4(data)
+        except DecodeError as error:
+            self._drop(f"{error.layer}.{error.reason}")
+            return
+        if icmp.type != ICMP_ECHO_REQUEST:
+            self._drop("icmpv4.unsupported_type")
+            return
+        self._ip_identification = (self._ip_identification + 1) & 0xFFFF
+        reply_header = IPv4Header(tos=ip.tos, total_length=0, identification=self._ip_identification, flags=0,
+                                  fragment_offset=0, ttl=_DEFAULT_TTL, protocol=IPPROTO_ICMP, checksum=0,
+                                  src=ip.dst, dst=ip.src)
+        packet = encode_ipv4(reply_header, echo_reply_for(icmp))
+        next_hop = interface.arp_cache.lookup(ip.src, self.now) or ethernet.src
+        self._transmit(interface, next_hop, ETHERTYPE_IPV4, packet)
+        self.counters["icmpv4.echo_replied"] += 1
+
+    # Send -------------------------------------------------------------------
+
+    def _transmit(self, interface: Interface, dst_mac: bytes, ethertype: int, payload: bytes) -> None:
+        header = EthernetHeader(dst=bytes(dst_mac), src=interface.mac, ethertype=ethertype)
+        interface.outbound.append(encode_ethernet(header, payload))
+
+    def _flush(self, interface: Interface) -> None:
+        frames, interface.outbound = interface.outbound, []
+        head = chain([NetBufferList.from_frame(frame) for frame in frames])
+        assert interface.binding is not None and head is not None
+        self.ndis.send_net_buffer_lists(interface.binding, head, 0, 0)
+
+    def send_net_buffer_lists_complete(self, binding_context: Interface, nbls: NetBufferList, flags: int) -> None:
+        """Models ProtocolSendNetBufferListsComplete: count what the miniport could not send."""
+        for nbl in iterate(nbls):
+            if nbl.status == NdisStatus.SUCCESS:
+                self.counters["send.completed"] += 1
+            else:
+                self.counters[f"send.failed.{nbl.status.name.lower()}"] += 1

@@ -1,0 +1,81 @@
+"""One nicemu host served on any number of QEMU endpoints at once, and stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from nicemu.host import Host
+from nicemu.qemu.counters import TransportCounters
+from nicemu.qemu.dgram import DgramLink, serve_dgram
+from nicemu.qemu.endpoints import DgramEndpoint, TcpAddress, UnixAddress
+from nicemu.qemu.stream import StreamLink, serve_connect, serve_listen
+
+log = logging.getLogger(__name__)
+
+
+class NicemuServer:
+    """The I/O edge around a ``Host``: listeners, outgoing connections and datagram sockets."""
+
+    def __init__(self, host: Host | None = None) -> None:
+        self.host = host or Host()
+        self.counters = TransportCounters()
+        self._servers: list[asyncio.Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._links: list[DgramLink] = []
+        self._streams: set[StreamLink] = set()
+        self._unix_paths: list[str] = []
+
+    async def listen(self, address: TcpAddress | UnixAddress) -> str:
+        """Accept QEMU stream connections at ``address``; returns where it listens (with the real port)."""
+        server = await serve_listen(self.host, address, self.counters, self._streams)
+        self._servers.append(server)
+        if isinstance(address, UnixAddress):
+            self._unix_paths.append(address.path)
+            where = str(address)
+        else:
+            host, port = server.sockets[0].getsockname()[:2]
+            where = str(TcpAddress(host, port))
+        log.info("nicemu: listening on %s", where)
+        return where
+
+    def connect(self, address: TcpAddress | UnixAddress) -> None:
+        """Keep a connection to QEMU's stream server at ``address``, reconnecting when it drops."""
+        task = asyncio.create_task(serve_connect(self.host, address, self.counters), name=f"connect {address}")
+        self._tasks.append(task)
+
+    async def dgram(self, endpoint: DgramEndpoint) -> None:
+        """Exchange frames with QEMU as datagrams on ``endpoint``."""
+        self._links.append(await serve_dgram(self.host, endpoint, self.counters))
+        if isinstance(endpoint.local, UnixAddress):
+            self._unix_paths.append(endpoint.local.path)
+        log.info("nicemu: datagrams on %s", endpoint)
+
+    def report(self) -> dict[str, dict[str, int]]:
+        """Counters per layer, transport first."""
+        return {"transport": self.counters.as_dict(), **self.host.report()}
+
+    async def close(self) -> None:
+        """Stop accepting, drop every connection and socket, remove the socket files made."""
+        for server in self._servers:
+            server.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for link in self._links:
+            if link.transport is not None:
+                link.transport.close()
+        for link in list(self._streams):
+            if link.transport is not None:
+                link.transport.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        # Let the aborted transports run connection_lost, which halts their adapters.
+        await asyncio.sleep(0)
+        for path in self._unix_paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
