@@ -37,7 +37,13 @@ def _discard_reason(adapter: Adapter, frame: bytes) -> str | None:
 
 
 def receive_frames(adapter: Adapter, frames: Iterable[bytes]) -> None:
-    """The wire delivered ``frames``: check, filter and count them, and indicate the rest as one chain."""
+    """The wire delivered ``frames``: check, filter and count them, and indicate the rest.
+
+    Frames go up in chains no longer than the free receive buffers, as a NIC
+    indicates what its receive ring holds. A protocol that returns at once
+    frees the buffers for the next chain; one that holds them makes the
+    frames past the free buffers discards, counted as ``no_receive_buffer``.
+    """
     statistics = adapter.statistics
     max_frame = adapter.config.max_frame_size
     buffers_left = adapter.config.receive_buffers - adapter.receives_outstanding
@@ -57,8 +63,14 @@ def receive_frames(adapter: Adapter, frames: Iterable[bytes]) -> None:
             statistics.rcv_discards[reason] += 1
             continue
         if count == buffers_left:
-            statistics.rcv_discards["no_receive_buffer"] += 1
-            continue
+            if head is not None:
+                _indicate(adapter, head, count)
+                head = tail = None
+                count = 0
+                buffers_left = adapter.config.receive_buffers - adapter.receives_outstanding
+            if buffers_left == 0:
+                statistics.rcv_discards["no_receive_buffer"] += 1
+                continue
         statistics.count_receive(frame[0:6], length)
         nbl = NetBufferList.from_frame(frame, adapter.block)
         if tail is None:
@@ -68,8 +80,12 @@ def receive_frames(adapter: Adapter, frames: Iterable[bytes]) -> None:
         tail = nbl
         count += 1
     if head is not None:
-        adapter.receives_outstanding += count
-        adapter.ndis.m_indicate_receive_net_buffer_lists(adapter.block, head, 0, count, 0)
+        _indicate(adapter, head, count)
+
+
+def _indicate(adapter: Adapter, head: NetBufferList, count: int) -> None:
+    adapter.receives_outstanding += count
+    adapter.ndis.m_indicate_receive_net_buffer_lists(adapter.block, head, 0, count, 0)
 
 
 def return_net_buffer_lists(adapter: Adapter, nbls: NetBufferList) -> None:

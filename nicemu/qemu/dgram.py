@@ -36,8 +36,7 @@ class DgramLink(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """The socket is ready: the adapter comes up."""
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
         self.adapter = self.host.add_adapter(self.clock())
 
     def datagram_received(self, data: bytes, addr: object) -> None:

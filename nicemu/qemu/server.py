@@ -53,6 +53,11 @@ class NicemuServer:
             self._unix_paths.append(endpoint.local.path)
         log.info("nicemu: datagrams on %s", endpoint)
 
+    @property
+    def connections(self) -> frozenset[StreamLink]:
+        """The stream connections open now (accepted ones; outgoing ones live in their tasks)."""
+        return frozenset(self._streams)
+
     def report(self) -> dict[str, dict[str, int]]:
         """Counters per layer, transport first."""
         return {"transport": self.counters.as_dict(), **self.host.report()}

@@ -209,3 +209,11 @@ def test_adapter_config__rejects_a_multicast_mac_and_a_silly_mtu():
         AdapterConfig(mac=MULTICAST)
     with pytest.raises(ValueError, match="MTU 20"):
         AdapterConfig(mtu=20)
+
+
+def test_receive__more_frames_than_receive_buffers_go_up_in_chains_when_the_protocol_returns_at_once(stack):
+    ndis, adapter, protocol = stack
+    set_filter(ndis, protocol, PacketType.DIRECTED)
+    datapath.receive_frames(adapter, [frame(DEFAULT_MAC)] * 10)
+    assert [count for _, _, count, _ in protocol.received] == [4, 4, 2]
+    assert adapter.statistics.rcv_discards["no_receive_buffer"] == 0
