@@ -111,7 +111,7 @@ async def _serve(args: argparse.Namespace) -> int:
         for endpoint in args.dgram:
             await server.dgram(endpoint)
             print(f"nicemu: datagrams on {endpoint}", file=sys.stderr, flush=True)
-    except OSError as error:
+    except (OSError, EndpointError) as error:
         await server.close()
         print(f"nicemu serve: {error}", file=sys.stderr)
         return 1

@@ -74,16 +74,17 @@ class DgramEndpoint:
         return f"udp:{self.local}@{self.remote}"
 
 
-def _host_port(text: str, what: str) -> tuple[str, int]:
+def _host_port(text: str, what: str, given: str) -> tuple[str, int]:
+    """Split HOST:PORT (or [IPV6]:PORT) out of ``text``, a part of what the user ``given``."""
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise EndpointError(f"{what}: {text!r} is not [IPV6]:PORT")
+            raise EndpointError(f"{what}: {given!r} is not [IPV6]:PORT")
         port_text = rest[1:]
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
-            raise EndpointError(f"{what}: {text!r} is not HOST:PORT")
+            raise EndpointError(f"{what}: {given!r} is not HOST:PORT")
     try:
         port = int(port_text)
     except ValueError:
@@ -97,7 +98,7 @@ def parse_stream(text: str, option: str) -> TcpAddress | UnixAddress:
     """Parse ``tcp:HOST:PORT`` or ``unix:PATH`` given to ``option``."""
     kind, sep, rest = text.partition(":")
     if kind == "tcp" and sep:
-        return TcpAddress(*_host_port(rest, option))
+        return TcpAddress(*_host_port(rest, option, text))
     if kind == "unix" and rest:
         return UnixAddress(rest)
     raise EndpointError(f"{option}: {text!r} is neither tcp:HOST:PORT nor unix:PATH")
@@ -108,12 +109,12 @@ def parse_dgram(text: str, option: str = "--dgram") -> DgramEndpoint:
     kind, sep, rest = text.partition(":")
     if kind == "udp" and sep:
         local_text, at, remote_text = rest.partition("@")
-        local = UdpAddress(*_host_port(local_text, option))
+        local = UdpAddress(*_host_port(local_text, option, text))
         if not at:
             if not local.is_multicast:
                 raise EndpointError(f"{option}: {text!r} needs @RHOST:RPORT unless {local.host} is a multicast group")
             return DgramEndpoint(local, local)
-        return DgramEndpoint(local, UdpAddress(*_host_port(remote_text, option)))
+        return DgramEndpoint(local, UdpAddress(*_host_port(remote_text, option, text)))
     if kind == "unix" and sep:
         local_path, at, remote_path = rest.partition("@")
         if not (at and local_path and remote_path):

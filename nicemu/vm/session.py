@@ -47,7 +47,7 @@ async def _boot(args: argparse.Namespace, kit: GuestKit, script: Path | None, wo
 
 async def run_vm(args: argparse.Namespace) -> int:
     """Boot a guest against an in-process nicemu: its console here, or ``--script`` and its status."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if args.script is not None and not args.script.is_file():
         err.print(f"nicemu vm: --script {args.script}: no such file")
         return 2
