@@ -60,13 +60,25 @@ async def test_serve_listen__a_guest_pings_it_and_sigterm_prints_the_counters(ki
     assert re.search(r"icmpv4\.echo_replied\s*│\s*3", report), report
 
 
-async def test_serve_connect__reaches_qemu_as_the_server_and_outlives_it(kit, ping_script, tmp_path):
-    path = tmp_path / "qemu.sock"
-    proc, _ = await start_serve("--connect", f"unix:{path}")
+def free_tcp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+async def test_serve_connect__reaches_qemu_as_the_server_and_outlives_it(kit, ping_script, tmp_path, transport):
+    if transport == "unix":
+        path = tmp_path / "qemu.sock"
+        target, address = f"unix:{path}", f"addr.type=unix,addr.path={path}"
+    else:
+        port = free_tcp_port()
+        target, address = f"tcp:127.0.0.1:{port}", f"addr.type=inet,addr.host=127.0.0.1,addr.port={port}"
+    proc, _ = await start_serve("--connect", target)
     try:
-        netdev = f"stream,id=n0,server=on,addr.type=unix,addr.path={path}"
         for _ in range(2):
-            result = await GuestVM(kit, netdev, script=ping_script, timeout=90).run_script()
+            result = await GuestVM(kit, f"stream,id=n0,server=on,{address}", script=ping_script,
+                                   timeout=90).run_script()
             assert_all_pings_answered(result)
     finally:
         report = await stop_serve(proc)
