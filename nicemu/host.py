@@ -13,6 +13,8 @@ from nicemu.miniport import ctrlpath, datapath
 from nicemu.miniport.adapter import DEFAULT_MAC, Adapter, AdapterConfig
 from nicemu.miniport.driver import VirtualMiniport
 from nicemu.ndis.ndis import MiniportBlock, Ndis
+from nicemu.ndis.oid import NdisOidRequest
+from nicemu.ndis.status import NdisStatus
 from nicemu.protocols.tcpip import TcpipConfig, TcpipProtocol
 
 
@@ -73,6 +75,38 @@ class Host:
     def advance(self, now: float) -> None:
         """Tell the stack the time."""
         self.tcpip.now = now
+
+    def adapter(self, name: str) -> Adapter:
+        """The live adapter called ``name``; KeyError names the ones there are."""
+        for adapter in self.adapters:
+            if adapter.config.name == name:
+                return adapter
+        raise KeyError(f"no adapter {name!r}; there are: {', '.join(a.config.name for a in self.adapters) or 'none'}")
+
+    def query_adapters(self) -> list[dict[str, object]]:
+        """Every live adapter: name, MAC, MTU, link, packet filter and multicast list."""
+        return [{
+            "name": a.config.name,
+            "mac": a.current_address.hex(":"),
+            "mtu": a.config.mtu,
+            "media_connect_state": a.media_connect_state.name.lower(),
+            "packet_filter": [flag.name.lower() for flag in type(a.packet_filter) if flag & a.packet_filter],
+            "multicast_list": [mac.hex(":") for mac in a.multicast_list],
+        } for a in self.adapters]
+
+    def query_bindings(self) -> list[dict[str, object]]:
+        """Every open binding of a protocol to an adapter."""
+        return [{"protocol": o.protocol.name, "adapter": block.name, "closing": o.closing}
+                for block in self.ndis.miniports for o in block.opens]
+
+    def query_stats(self, name: str | None = None) -> dict[str, dict[str, int]]:
+        """Statistics per live adapter (or only ``name``'s), as the miniport keeps them."""
+        adapters = self.adapters if name is None else [self.adapter(name)]
+        return {a.config.name: a.statistics.as_dict() for a in adapters}
+
+    def oid_request(self, name: str, request: NdisOidRequest) -> NdisStatus:
+        """Query or set an OID on adapter ``name``, as an administration tool does through WMI."""
+        return self.ndis.wmi_oid_request(self.adapter(name).block, request)
 
     def report(self) -> dict[str, dict[str, int]]:
         """Counters per layer below the transport: miniport (every adapter, live and halted), NDIS, tcpip."""

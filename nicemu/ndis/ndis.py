@@ -82,7 +82,7 @@ class Ndis:
         self.protocols: list[ProtocolDriver] = []
         self.miniports: list[MiniportBlock] = []
         self.counters = NdisCounters()
-        self._pending_requests: dict[int, OpenBlock] = {}
+        self._pending_requests: dict[int, OpenBlock | None] = {}
 
     # Registration -------------------------------------------------------
 
@@ -277,9 +277,23 @@ class Ndis:
             self._pending_requests[id(request)] = binding
         return status
 
+    def wmi_oid_request(self, block: MiniportBlock, request: NdisOidRequest) -> NdisStatus:
+        """Models an OID request NDIS itself issues on behalf of WMI, as administration tools query adapters.
+
+        There is no binding to complete to: a pended request's final status
+        lands in ``request.status`` when the miniport completes it.
+        """
+        self.counters.oid_requests += 1
+        status = block.driver.oid_request(block.adapter_context, request)
+        if status == NdisStatus.PENDING:
+            self._pending_requests[id(request)] = None
+        return status
+
     def m_oid_request_complete(self, block: MiniportBlock, request: NdisOidRequest, status: NdisStatus) -> None:
         """Models NdisMOidRequestComplete for a request the miniport pended."""
-        binding = self._pending_requests.pop(id(request), None)
-        if binding is None:
+        if id(request) not in self._pending_requests:
             raise NdisVerifierError(f"{block.driver.name}: completed an OID request that was not pending")
-        binding.protocol.oid_request_complete(binding.binding_context, request, status)
+        binding = self._pending_requests.pop(id(request))
+        request.status = status
+        if binding is not None:
+            binding.protocol.oid_request_complete(binding.binding_context, request, status)

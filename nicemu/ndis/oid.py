@@ -68,6 +68,8 @@ class NdisOidRequest:
     bytes_written: int = 0
     bytes_read: int = 0
     bytes_needed: int = 0
+    status: int | None = None
+    """The final status of a request the miniport pended, once it completes."""
 
     @classmethod
     def query(cls, oid: int, length: int = 256) -> NdisOidRequest:
