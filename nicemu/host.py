@@ -96,7 +96,7 @@ class Host:
 
     def query_bindings(self) -> list[dict[str, object]]:
         """Every open binding of a protocol to an adapter."""
-        return [{"protocol": o.protocol.name, "adapter": block.name, "closing": o.closing}
+        return [{"protocol": o.protocol.name, "adapter": block.name, "state": o.state.value}
                 for block in self.ndis.miniports for o in block.opens]
 
     def query_stats(self, name: str | None = None) -> dict[str, dict[str, int]]:

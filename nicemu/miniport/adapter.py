@@ -53,7 +53,8 @@ class Adapter:
     """
 
     __slots__ = ("config", "ndis", "block", "current_address", "packet_filter", "multicast_list",
-                 "media_connect_state", "statistics", "transmit_queue", "receives_outstanding")
+                 "media_connect_state", "statistics", "transmit_queue", "receives_outstanding", "running",
+                 "pause_pending")
 
     def __init__(self, config: AdapterConfig, ndis: Ndis, block: MiniportBlock) -> None:
         self.config = config
@@ -68,6 +69,10 @@ class Adapter:
         self.statistics = MiniportStatistics()
         self.transmit_queue: deque[bytes] = deque()
         self.receives_outstanding = 0
+        # Set by MiniportRestart, cleared by MiniportPause: a paused adapter
+        # neither indicates nor sends.
+        self.running = False
+        self.pause_pending = False
 
     @property
     def connected(self) -> bool:

@@ -45,6 +45,9 @@ def receive_frames(adapter: Adapter, frames: Iterable[bytes]) -> None:
     frames past the free buffers discards, counted as ``no_receive_buffer``.
     """
     statistics = adapter.statistics
+    if not adapter.running:
+        statistics.rcv_discards["paused"] += sum(1 for _ in frames)
+        return
     max_frame = adapter.config.max_frame_size
     buffers_left = adapter.config.receive_buffers - adapter.receives_outstanding
     head: NetBufferList | None = None
@@ -89,8 +92,14 @@ def _indicate(adapter: Adapter, head: NetBufferList, count: int) -> None:
 
 
 def return_net_buffer_lists(adapter: Adapter, nbls: NetBufferList) -> None:
-    """The stack is done with received NBLs: their receive buffers are free again."""
+    """The stack is done with received NBLs: their receive buffers are free again.
+
+    A pause waiting for the last of them completes now.
+    """
     adapter.receives_outstanding -= sum(1 for _ in iterate(nbls))
+    if adapter.pause_pending and adapter.receives_outstanding == 0:
+        adapter.pause_pending = False
+        adapter.ndis.m_pause_complete(adapter.block)
 
 
 def send_net_buffer_lists(adapter: Adapter, nbls: NetBufferList) -> None:
@@ -106,7 +115,9 @@ def send_net_buffer_lists(adapter: Adapter, nbls: NetBufferList) -> None:
     for nbl in iterate(nbls):
         status = NdisStatus.SUCCESS
         for nb in nbl.net_buffers():
-            if not adapter.connected:
+            if not adapter.running:
+                status, reason = NdisStatus.PAUSED, "paused"
+            elif not adapter.connected:
                 status, reason = NdisStatus.MEDIA_DISCONNECTED, "media_disconnected"
             elif nb.data_length > max_frame:
                 status, reason = NdisStatus.INVALID_LENGTH, "oversize"

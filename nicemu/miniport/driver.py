@@ -46,3 +46,16 @@ class VirtualMiniport:
     def oid_request(self, adapter_context: Adapter, request: NdisOidRequest) -> NdisStatus:
         """Models MiniportOidRequest."""
         return ctrlpath.oid_request(adapter_context, request)
+
+    def pause(self, adapter_context: Adapter) -> NdisStatus:
+        """Models MiniportPause: stop the data path; pend until every indicated NBL is back."""
+        adapter_context.running = False
+        if adapter_context.receives_outstanding:
+            adapter_context.pause_pending = True
+            return NdisStatus.PENDING
+        return NdisStatus.SUCCESS
+
+    def restart(self, adapter_context: Adapter) -> NdisStatus:
+        """Models MiniportRestart."""
+        adapter_context.running = True
+        return NdisStatus.SUCCESS

@@ -6,6 +6,7 @@ handler has the snake_case name of the NDIS handler it models.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -14,7 +15,7 @@ from nicemu.ndis.status import NdisStatus
 
 if TYPE_CHECKING:
     from nicemu.ndis.nbl import NetBufferList
-    from nicemu.ndis.ndis import MiniportBlock, OpenBlock
+    from nicemu.ndis.ndis import FilterModule, MiniportBlock, OpenBlock
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,23 @@ class StatusIndication:
 
     status_code: NdisStatus
     payload: Any = None
+
+
+class NetPnpEvent(enum.Enum):
+    """Models the NET_PNP_EVENT codes NDIS sends a protocol binding (ProtocolNetPnPEvent)."""
+
+    PAUSE = "NetEventPause"
+    RESTART = "NetEventRestart"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterAttachParameters:
+    """Models NDIS_FILTER_ATTACH_PARAMETERS: what a filter learns about the adapter it attaches to."""
+
+    adapter_name: str
+    current_address: bytes
+    mtu: int
+    media_connect_state: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +84,31 @@ class MiniportDriver(Protocol):
 
     def oid_request(self, adapter_context: Any, request: NdisOidRequest) -> NdisStatus:
         """Models MiniportOidRequest."""
+
+    def pause(self, adapter_context: Any) -> NdisStatus:
+        """Models MiniportPause; PENDING means NdisMPauseComplete follows, once no receive is outstanding."""
+
+    def restart(self, adapter_context: Any) -> NdisStatus:
+        """Models MiniportRestart."""
+
+
+class FilterDriver(Protocol):
+    """Models NDIS_FILTER_DRIVER_CHARACTERISTICS.
+
+    ``attach`` is required; every other handler is optional: NDIS bypasses a
+    module on each path it has no handler for, so a filter declares only the
+    handlers it needs (FilterSendNetBufferLists as ``send_net_buffer_lists``,
+    FilterSendNetBufferListsComplete, FilterReceiveNetBufferLists,
+    FilterReturnNetBufferLists, FilterOidRequest, FilterOidRequestComplete,
+    FilterStatus as ``status``, FilterPause, FilterRestart, FilterDetach).
+    ``altitude`` orders the stack: the higher, the nearer the protocols.
+    """
+
+    name: str
+    altitude: int
+
+    def attach(self, module: FilterModule, parameters: FilterAttachParameters) -> NdisStatus:
+        """Models FilterAttach; must call Ndis.f_set_attributes on success."""
 
 
 class ProtocolDriver(Protocol):
@@ -103,6 +146,8 @@ class NdisCounters:
     returns: int = 0
     status_indications: int = 0
     oid_requests: int = 0
+    filters_attached: int = 0
+    filters_detached: int = 0
     bindings_opened: int = 0
     bindings_closed: int = 0
     miniports_initialized: int = 0

@@ -20,7 +20,9 @@ class RecordingMiniport:
         self.returned: list[NetBufferList] = []
         self.halted = []
         self.oid_status = NdisStatus.SUCCESS
+        self.pause_status = NdisStatus.SUCCESS
         self.requests = []
+        self.events = []
 
     def initialize_ex(self, miniport, parameters):
         context = {"block": miniport, "name": miniport.name}
@@ -40,6 +42,14 @@ class RecordingMiniport:
         self.requests.append(request)
         return self.oid_status
 
+    def pause(self, adapter_context):
+        self.events.append(("pause", adapter_context["name"]))
+        return self.pause_status
+
+    def restart(self, adapter_context):
+        self.events.append(("restart", adapter_context["name"]))
+        return NdisStatus.SUCCESS
+
 
 class RecordingProtocol:
     """A protocol that binds to everything and keeps received NBLs until told to return them."""
@@ -53,6 +63,7 @@ class RecordingProtocol:
         self.completed = []
         self.statuses = []
         self.late_requests = []
+        self.pnp_events = []
 
     def bind_adapter_ex(self, bind_context, parameters):
         binding = self.ndis.open_adapter_ex(self, parameters.adapter_name, bind_context)
@@ -76,3 +87,6 @@ class RecordingProtocol:
 
     def oid_request_complete(self, binding_context, request, status):
         self.late_requests.append((binding_context, request, status))
+
+    def net_pnp_event(self, binding_context, event):
+        self.pnp_events.append((binding_context, event))

@@ -4,6 +4,7 @@ from nicemu.ndis.drivers import StatusIndication
 from nicemu.ndis.nbl import NetBufferList, chain
 from nicemu.ndis.ndis import Ndis, NdisVerifierError, ReceiveFlags
 from nicemu.ndis.oid import NdisOidRequest, Oid
+from nicemu.ndis.states import IllegalTransition
 from nicemu.ndis.status import NdisStatus
 from tests.unit.ndis.drivers import RecordingMiniport, RecordingProtocol
 
@@ -18,8 +19,9 @@ def miniport(ndis):
     return ndis.m_register_miniport_driver(RecordingMiniport(ndis))
 
 
-def frames(n):
-    return [NetBufferList.from_frame(bytes([i]) * 60) for i in range(n)]
+def frames(n, source_handle=None):
+    """NBLs of 60-byte frames; a miniport indicating them passes its adapter handle as their source."""
+    return [NetBufferList.from_frame(bytes([i]) * 60, source_handle) for i in range(n)]
 
 
 def test_register_protocol__binds_to_adapters_present_and_future(ndis, miniport):
@@ -62,11 +64,11 @@ def test_verifier__raises_on_a_double_send_complete(ndis, miniport):
 
 
 def test_verifier__raises_on_a_send_on_a_closed_binding(ndis, miniport):
-    ndis.initialize_adapter(miniport, "a0")
+    block = ndis.initialize_adapter(miniport, "a0")
     protocol = ndis.register_protocol_driver(RecordingProtocol(ndis))
     binding = protocol.bindings["a0"]
-    ndis.close_adapter_ex(binding)
-    with pytest.raises(NdisVerifierError, match="closed binding"):
+    ndis.halt_adapter(block)
+    with pytest.raises(NdisVerifierError, match="not open"):
         ndis.send_net_buffer_lists(binding, frames(1)[0])
 
 
@@ -78,11 +80,18 @@ def test_verifier__raises_when_a_binding_closes_with_sends_in_flight(ndis, minip
         ndis.close_adapter_ex(protocol.bindings["a0"])
 
 
+def test_close_adapter__of_a_running_binding_is_an_illegal_transition(ndis, miniport):
+    ndis.initialize_adapter(miniport, "a0")
+    protocol = ndis.register_protocol_driver(RecordingProtocol(ndis))
+    with pytest.raises(IllegalTransition, match="'close' is not allowed in state RUNNING"):
+        ndis.close_adapter_ex(protocol.bindings["a0"])
+
+
 def test_indicate__every_binding_sees_it_and_the_miniport_gets_it_back_after_the_last_return(ndis, miniport):
     block = ndis.initialize_adapter(miniport, "a0")
     one = ndis.register_protocol_driver(RecordingProtocol(ndis, "one"))
     two = ndis.register_protocol_driver(RecordingProtocol(ndis, "two"))
-    received = frames(3)
+    received = frames(3, block)
     ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 3)
     assert [nbls for _, nbls, _, _ in one.received] == [received]
     assert [nbls for _, nbls, _, _ in two.received] == [received]
@@ -98,7 +107,7 @@ def test_indicate__every_binding_sees_it_and_the_miniport_gets_it_back_after_the
 def test_indicate__with_resources_flag_the_miniport_has_the_nbls_back_when_the_call_returns(ndis, miniport):
     block = ndis.initialize_adapter(miniport, "a0")
     protocol = ndis.register_protocol_driver(RecordingProtocol(ndis))
-    received = frames(2)
+    received = frames(2, block)
     ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 2, ReceiveFlags.RESOURCES)
     assert protocol.received[0][3] == ReceiveFlags.RESOURCES
     assert miniport.returned == []  # the miniport never lent them: it still owns them
@@ -108,7 +117,7 @@ def test_indicate__with_resources_flag_the_miniport_has_the_nbls_back_when_the_c
 
 def test_indicate__with_no_binding_goes_straight_back_to_the_miniport(ndis, miniport):
     block = ndis.initialize_adapter(miniport, "a0")
-    received = frames(2)
+    received = frames(2, block)
     ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 2)
     assert miniport.returned == received
 
@@ -116,7 +125,7 @@ def test_indicate__with_no_binding_goes_straight_back_to_the_miniport(ndis, mini
 def test_verifier__raises_on_a_return_of_an_nbl_the_binding_does_not_hold(ndis, miniport):
     block = ndis.initialize_adapter(miniport, "a0")
     protocol = ndis.register_protocol_driver(RecordingProtocol(ndis))
-    received = frames(1)
+    received = frames(1, block)
     ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 1)
     ndis.return_net_buffer_lists(protocol.bindings["a0"], received[0])
     with pytest.raises(NdisVerifierError, match="does not hold"):

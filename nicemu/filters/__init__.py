@@ -1,0 +1,1 @@
+"""NDIS lightweight filter drivers: modules stacked between the miniport and the protocols."""
