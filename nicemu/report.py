@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-LAYER_ORDER = ("transport", "miniport", "ndis", "tcpip")
+LAYER_ORDER = ("transport", "miniport", "ndis", "vswitch", "tcpip")
 
 
 def counters_table(report: dict[str, dict[str, int]], *, title: str = "nicemu counters",

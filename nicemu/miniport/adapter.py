@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nicemu.miniport.statistics import MiniportStatistics
+from nicemu.ndis.drivers import ETHERNET_RANGE
 from nicemu.ndis.oid import MediaConnectState, PacketType
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class AdapterConfig:
     max_multicast_list_size: int = 32
     transmit_queue_limit: int = 4096
     receive_buffers: int = 1024
+    upper_range: str = ETHERNET_RANGE
 
     def __post_init__(self) -> None:
         if len(self.mac) != 6:

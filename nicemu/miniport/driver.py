@@ -28,6 +28,7 @@ class VirtualMiniport:
             mtu=parameters.mtu,
             media_connect_state=adapter.media_connect_state,
             max_multicast_list_size=parameters.max_multicast_list_size,
+            upper_range=parameters.upper_range,
         )
         return self.ndis.m_set_miniport_attributes(miniport, adapter, attributes)
 

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from nicemu.ndis.ndis import FilterModule, MiniportBlock, OpenBlock
 
 
+ETHERNET_RANGE = "ndis5"
+"""The INF UpperRange of an Ethernet miniport, and the LowerRange of protocols that bind to one."""
+
+
 @dataclass(frozen=True, slots=True)
 class MiniportAttributes:
     """What a miniport tells NDIS about its adapter (NdisMSetMiniportAttributes, general attributes)."""
@@ -27,6 +31,7 @@ class MiniportAttributes:
     mtu: int
     media_connect_state: int
     max_multicast_list_size: int = 32
+    upper_range: str = ETHERNET_RANGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,11 @@ class FilterDriver(Protocol):
 
 
 class ProtocolDriver(Protocol):
-    """Models NDIS_PROTOCOL_DRIVER_CHARACTERISTICS."""
+    """Models NDIS_PROTOCOL_DRIVER_CHARACTERISTICS.
+
+    ``lower_range`` models the INF LowerRange: NDIS offers the protocol only
+    adapters whose upper range is in it (``{ETHERNET_RANGE}`` when absent).
+    """
 
     name: str
 

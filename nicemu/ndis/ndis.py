@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nicemu.ndis.drivers import (
+    ETHERNET_RANGE,
     BindParameters,
     FilterAttachParameters,
     FilterDriver,
@@ -46,6 +47,9 @@ from nicemu.ndis.states import (
     StateMachine,
 )
 from nicemu.ndis.status import NdisStatus
+
+
+_ETHERNET_ONLY = frozenset({ETHERNET_RANGE})
 
 
 class ReceiveFlags(enum.IntFlag):
@@ -300,8 +304,11 @@ class Ndis:
     # Bindings -------------------------------------------------------------------
 
     def _bind(self, protocol: ProtocolDriver, block: MiniportBlock) -> None:
+        """Offer ``block`` to ``protocol`` if their binding ranges meet, as the INF ranges decide."""
         attributes = block.attributes
         assert attributes is not None
+        if attributes.upper_range not in getattr(protocol, "lower_range", _ETHERNET_ONLY):
+            return
         parameters = BindParameters(
             adapter_name=block.name,
             current_address=attributes.current_address,

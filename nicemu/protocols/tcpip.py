@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from nicemu.ndis.drivers import BindParameters, StatusIndication
+from nicemu.ndis.drivers import ETHERNET_RANGE, BindParameters, StatusIndication
 from nicemu.ndis.nbl import NetBufferList, chain, iterate
 from nicemu.ndis.ndis import MiniportBlock, Ndis, OpenBlock, ReceiveFlags
 from nicemu.ndis.oid import MediaConnectState, NdisOidRequest, Oid, PacketType
@@ -70,6 +70,7 @@ class TcpipProtocol:
     """Models the tcpip protocol driver's NDIS side (ProtocolXxx handlers)."""
 
     name = "tcpip"
+    lower_range = frozenset({ETHERNET_RANGE})
 
     def __init__(self, ndis: Ndis, config: TcpipConfig | None = None) -> None:
         self.ndis = ndis

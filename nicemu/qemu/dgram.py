@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from nicemu.host import Host
 from nicemu.miniport.adapter import Adapter
-from nicemu.qemu.counters import TransportCounters
+from nicemu.qemu.links import Links
 from nicemu.qemu.endpoints import DgramEndpoint, UdpAddress, UnixAddress, remove_stale_unix_socket
 from nicemu.qemu.framing import MIN_FRAME, QEMU_MAX_FRAME
 
@@ -25,10 +25,11 @@ log = logging.getLogger(__name__)
 class DgramLink(asyncio.DatagramProtocol):
     """A datagram socket shared with QEMU: frames in from anyone, frames out to the remote."""
 
-    def __init__(self, host: Host, counters: TransportCounters, clock: Callable[[], float],
+    def __init__(self, host: Host, links: Links, clock: Callable[[], float],
                  remote: str | tuple[str, int]) -> None:
         self.host = host
-        self.counters = counters
+        self.links = links
+        self.counters = links.counters
         self.clock = clock
         self.remote = remote
         self.transport: asyncio.DatagramTransport | None = None
@@ -38,6 +39,7 @@ class DgramLink(asyncio.DatagramProtocol):
         """The socket is ready: the adapter comes up."""
         self.transport = transport  # type: ignore[assignment]
         self.adapter = self.host.add_adapter(self.clock())
+        self.links.attach(self.adapter, self)
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         """One frame from QEMU (or, on a multicast group, from any member)."""
@@ -49,13 +51,12 @@ class DgramLink(asyncio.DatagramProtocol):
         counters.bytes_in += len(data)
         assert self.adapter is not None
         try:
-            replies = self.host.receive(self.adapter, [data], self.clock())
+            out = self.host.receive(self.adapter, [data], self.clock())
         except Exception:
             counters.errors["stack_exception"] += 1
             log.exception("qemu: the stack failed on a frame from %s; dropped it", addr)
             return
-        if replies:
-            self.write_frames(replies)
+        self.links.deliver(out)
 
     def write_frames(self, frames: list[bytes]) -> None:
         """Send each frame as its own datagram to the remote."""
@@ -72,6 +73,7 @@ class DgramLink(asyncio.DatagramProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """The socket closed: the adapter goes."""
         if self.adapter is not None:
+            self.links.detach(self.adapter)
             self.host.remove_adapter(self.adapter, self.clock())
             self.adapter = None
 
@@ -117,7 +119,7 @@ def _unix_socket(endpoint: DgramEndpoint) -> socket.socket:
     return sock
 
 
-async def serve_dgram(host: Host, endpoint: DgramEndpoint, counters: TransportCounters) -> DgramLink:
+async def serve_dgram(host: Host, endpoint: DgramEndpoint, links: Links) -> DgramLink:
     """Open the datagram socket and serve it until its transport is closed."""
     loop = asyncio.get_running_loop()
     if isinstance(endpoint.local, UnixAddress):
@@ -126,5 +128,5 @@ async def serve_dgram(host: Host, endpoint: DgramEndpoint, counters: TransportCo
     else:
         sock = _udp_socket(endpoint)
         remote = (endpoint.remote.host, endpoint.remote.port)  # type: ignore[union-attr]
-    _, link = await loop.create_datagram_endpoint(lambda: DgramLink(host, counters, loop.time, remote), sock=sock)
+    _, link = await loop.create_datagram_endpoint(lambda: DgramLink(host, links, loop.time, remote), sock=sock)
     return link

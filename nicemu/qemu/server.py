@@ -10,6 +10,7 @@ import os
 from nicemu.host import Host
 from nicemu.qemu.counters import TransportCounters
 from nicemu.qemu.dgram import DgramLink, serve_dgram
+from nicemu.qemu.links import Links
 from nicemu.qemu.endpoints import DgramEndpoint, TcpAddress, UnixAddress
 from nicemu.qemu.stream import StreamLink, serve_connect, serve_listen
 
@@ -22,15 +23,17 @@ class NicemuServer:
     def __init__(self, host: Host | None = None) -> None:
         self.host = host or Host()
         self.counters = TransportCounters()
+        self.links = Links(self.counters)
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._links: list[DgramLink] = []
+        self._dgram_links: list[DgramLink] = []
         self._streams: set[StreamLink] = set()
         self._unix_paths: list[str] = []
+        self._control_clients: set[asyncio.StreamWriter] = set()
 
     async def listen(self, address: TcpAddress | UnixAddress) -> str:
         """Accept QEMU stream connections at ``address``; returns where it listens (with the real port)."""
-        server = await serve_listen(self.host, address, self.counters, self._streams)
+        server = await serve_listen(self.host, address, self.links, self._streams)
         self._servers.append(server)
         if isinstance(address, UnixAddress):
             self._unix_paths.append(address.path)
@@ -43,15 +46,24 @@ class NicemuServer:
 
     def connect(self, address: TcpAddress | UnixAddress) -> None:
         """Keep a connection to QEMU's stream server at ``address``, reconnecting when it drops."""
-        task = asyncio.create_task(serve_connect(self.host, address, self.counters), name=f"connect {address}")
+        task = asyncio.create_task(serve_connect(self.host, address, self.links), name=f"connect {address}")
         self._tasks.append(task)
 
     async def dgram(self, endpoint: DgramEndpoint) -> None:
         """Exchange frames with QEMU as datagrams on ``endpoint``."""
-        self._links.append(await serve_dgram(self.host, endpoint, self.counters))
+        self._dgram_links.append(await serve_dgram(self.host, endpoint, self.links))
         if isinstance(endpoint.local, UnixAddress):
             self._unix_paths.append(endpoint.local.path)
         log.info("nicemu: datagrams on %s", endpoint)
+
+    async def control(self, path: str) -> None:
+        """Answer control commands (``nicemu ctl``) on a unix socket at ``path`` only this user may connect to."""
+        # Imported here: the control commands import this module.
+        from nicemu.control.server import serve_control
+
+        self._servers.append(await serve_control(self, path, live=self._control_clients))
+        self._unix_paths.append(path)
+        log.info("nicemu: control socket on unix:%s", path)
 
     @property
     def connections(self) -> frozenset[StreamLink]:
@@ -71,12 +83,14 @@ class NicemuServer:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for link in self._links:
+        for link in self._dgram_links:
             if link.transport is not None:
                 link.transport.close()
         for link in list(self._streams):
             if link.transport is not None:
                 link.transport.abort()
+        for writer in list(self._control_clients):
+            writer.close()
         for server in self._servers:
             await server.wait_closed()
         # Let the aborted transports run connection_lost, which halts their adapters.

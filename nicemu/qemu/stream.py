@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from nicemu.host import Host
 from nicemu.miniport.adapter import Adapter
-from nicemu.qemu.counters import TransportCounters
+from nicemu.qemu.links import Links
 from nicemu.qemu.endpoints import TcpAddress, UnixAddress, remove_stale_unix_socket
 from nicemu.qemu.framing import FramingError, StreamDeframer, frame_stream
 
@@ -29,11 +29,12 @@ WRITE_HIGH_WATER = 256 * 1024
 class StreamLink(asyncio.Protocol):
     """One QEMU stream connection: deframe what it sends, run it through the host, frame the replies."""
 
-    def __init__(self, host: Host, counters: TransportCounters, clock: Callable[[], float],
+    def __init__(self, host: Host, links: Links, clock: Callable[[], float],
                  adapter: Adapter | None = None, live: set[StreamLink] | None = None) -> None:
         self.host = host
+        self.links = links
         self.live = live
-        self.counters = counters
+        self.counters = links.counters
         self.clock = clock
         self.adapter = adapter
         self._owns_adapter = adapter is None
@@ -59,6 +60,7 @@ class StreamLink(asyncio.Protocol):
             self.adapter = self.host.add_adapter(now)
         else:
             self.host.set_link(self.adapter, True, now)
+        self.links.attach(self.adapter, self)
         log.info("qemu: connected %s as %s", self.peer, self.adapter.config.name)
 
     def data_received(self, data: bytes) -> None:
@@ -78,15 +80,14 @@ class StreamLink(asyncio.Protocol):
         counters.bytes_in += sum(map(len, frames))
         assert self.adapter is not None
         try:
-            replies = self.host.receive(self.adapter, frames, self.clock())
+            out = self.host.receive(self.adapter, frames, self.clock())
         except Exception:
             # A bug in the stack must not take this guest's connection, or any
             # other guest's, down with it: count it, say where, go on.
             counters.errors["stack_exception"] += 1
             log.exception("qemu: the stack failed on %d frame(s) from %s; dropped them", len(frames), self.peer)
             return
-        if replies:
-            self.write_frames(replies)
+        self.links.deliver(out)
 
     def write_frames(self, frames: list[bytes]) -> None:
         """Send frames to QEMU in one write."""
@@ -116,6 +117,7 @@ class StreamLink(asyncio.Protocol):
         if self.deframer.buffered:
             self.counters.errors["partial_frame_at_close"] += 1
         assert self.adapter is not None
+        self.links.detach(self.adapter)
         now = self.clock()
         if self._owns_adapter:
             self.host.remove_adapter(self.adapter, now)
@@ -127,7 +129,7 @@ class StreamLink(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-async def serve_listen(host: Host, address: TcpAddress | UnixAddress, counters: TransportCounters,
+async def serve_listen(host: Host, address: TcpAddress | UnixAddress, links: Links,
                        live: set[StreamLink]) -> asyncio.Server:
     """Listen for QEMU connections; each gets its own adapter, for as long as it lasts.
 
@@ -137,8 +139,8 @@ async def serve_listen(host: Host, address: TcpAddress | UnixAddress, counters: 
     loop = asyncio.get_running_loop()
 
     def factory() -> StreamLink:
-        counters.connections_accepted += 1
-        return StreamLink(host, counters, loop.time, live=live)
+        links.counters.connections_accepted += 1
+        return StreamLink(host, links, loop.time, live=live)
 
     if isinstance(address, UnixAddress):
         remove_stale_unix_socket(address.path)
@@ -146,7 +148,7 @@ async def serve_listen(host: Host, address: TcpAddress | UnixAddress, counters: 
     return await loop.create_server(factory, address.host, address.port, reuse_address=True)
 
 
-async def serve_connect(host: Host, address: TcpAddress | UnixAddress, counters: TransportCounters, *,
+async def serve_connect(host: Host, address: TcpAddress | UnixAddress, links: Links, *,
                         initial_backoff: float = 0.1, max_backoff: float = 5.0) -> None:
     """Connect to QEMU as the stream server, for ever: reconnect with exponential backoff when it goes.
 
@@ -154,6 +156,7 @@ async def serve_connect(host: Host, address: TcpAddress | UnixAddress, counters:
     connected, so protocols see the outage as a media disconnect.
     """
     loop = asyncio.get_running_loop()
+    counters = links.counters
     adapter = host.add_adapter(loop.time(), connected=False)
     backoff = initial_backoff
     waiting_logged = False
@@ -164,10 +167,10 @@ async def serve_connect(host: Host, address: TcpAddress | UnixAddress, counters:
             try:
                 if isinstance(address, UnixAddress):
                     _, link = await loop.create_unix_connection(
-                        lambda: StreamLink(host, counters, loop.time, adapter), address.path)
+                        lambda: StreamLink(host, links, loop.time, adapter), address.path)
                 else:
                     _, link = await loop.create_connection(
-                        lambda: StreamLink(host, counters, loop.time, adapter), address.host, address.port)
+                        lambda: StreamLink(host, links, loop.time, adapter), address.host, address.port)
             except OSError as error:
                 if not waiting_logged:
                     log.info("qemu: waiting for QEMU at %s (%s); retrying with backoff", address, error.strerror)

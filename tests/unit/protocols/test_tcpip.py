@@ -24,8 +24,15 @@ def adapter(host):
     return host.add_adapter(0.0)
 
 
+def exchange(host, adapter, frames, now):
+    """What the guest on ``adapter`` gets back for ``frames`` (nothing else is attached)."""
+    out = host.receive(adapter, frames, now)
+    assert set(out) <= {adapter}
+    return out.get(adapter, [])
+
+
 def test_arp__request_for_the_gateway_gets_the_exact_reply(host, adapter):
-    (reply,) = host.receive(adapter, [arp_who_has()], 1.0)
+    (reply,) = exchange(host, adapter, [arp_who_has()], 1.0)
     expected = bytes(Ether(dst=GUEST_MAC, src=GATEWAY_MAC) / ARP(
         op=2, hwsrc=GATEWAY_MAC, psrc="10.0.2.2", hwdst=GUEST_MAC, pdst="10.0.2.15"))
     assert reply == expected + bytes(60 - len(expected))
@@ -34,18 +41,18 @@ def test_arp__request_for_the_gateway_gets_the_exact_reply(host, adapter):
 
 
 def test_arp__request_for_the_dns_address_is_answered_too(host, adapter):
-    (reply,) = host.receive(adapter, [arp_who_has(pdst="10.0.2.3")], 1.0)
+    (reply,) = exchange(host, adapter, [arp_who_has(pdst="10.0.2.3")], 1.0)
     assert Ether(reply)[ARP].psrc == "10.0.2.3"
 
 
 def test_arp__request_for_another_host_is_dropped_with_a_reason(host, adapter):
-    assert host.receive(adapter, [arp_who_has(pdst="10.0.2.99")], 1.0) == []
+    assert exchange(host, adapter, [arp_who_has(pdst="10.0.2.99")], 1.0) == []
     assert host.tcpip.drops == {"arp.target_not_ours": 1}
     assert len(host.tcpip.interfaces[0].arp_cache) == 0
 
 
 def test_arp__probe_from_zero_address_is_answered_without_learning(host, adapter):
-    (reply,) = host.receive(adapter, [arp_who_has(psrc="0.0.0.0")], 1.0)
+    (reply,) = exchange(host, adapter, [arp_who_has(psrc="0.0.0.0")], 1.0)
     assert Ether(reply)[ARP].pdst == "0.0.0.0"
     assert len(host.tcpip.interfaces[0].arp_cache) == 0
 
@@ -53,20 +60,20 @@ def test_arp__probe_from_zero_address_is_answered_without_learning(host, adapter
 def test_arp__someone_claiming_our_address_is_a_counted_conflict(host, adapter):
     gratuitous = bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=GUEST_MAC) / ARP(
         op=1, hwsrc=GUEST_MAC, psrc="10.0.2.2", pdst="10.0.2.2"))
-    assert host.receive(adapter, [gratuitous], 1.0) == []
+    assert exchange(host, adapter, [gratuitous], 1.0) == []
     assert host.tcpip.counters["arp.address_conflict"] == 1
 
 
 def test_arp__cache_entries_age_out(host, adapter):
-    host.receive(adapter, [arp_who_has()], 1.0)
+    exchange(host, adapter, [arp_who_has()], 1.0)
     cache = host.tcpip.interfaces[0].arp_cache
     assert cache.lookup(bytes([10, 0, 2, 15]), 60.0) == bytes.fromhex("525400123456")
     assert cache.lookup(bytes([10, 0, 2, 15]), 61.0) is None
 
 
 def test_icmp__echo_request_gets_an_echo_reply_with_the_same_id_seq_and_payload(host, adapter):
-    host.receive(adapter, [arp_who_has()], 1.0)
-    (reply,) = host.receive(adapter, [ping(seq=5)], 2.0)
+    exchange(host, adapter, [arp_who_has()], 1.0)
+    (reply,) = exchange(host, adapter, [ping(seq=5)], 2.0)
     packet = Ether(reply)
     assert (packet.src, packet.dst) == (GATEWAY_MAC, GUEST_MAC)
     assert (packet[IP].src, packet[IP].dst, packet[IP].ttl) == ("10.0.2.2", "10.0.2.15", 64)
@@ -81,12 +88,12 @@ def test_icmp__echo_request_gets_an_echo_reply_with_the_same_id_seq_and_payload(
 
 
 def test_icmp__echo_reply_goes_to_the_frame_source_when_arp_has_not_resolved_it(host, adapter):
-    (reply,) = host.receive(adapter, [ping()], 1.0)
+    (reply,) = exchange(host, adapter, [ping()], 1.0)
     assert Ether(reply).dst == GUEST_MAC
 
 
 def test_icmp__many_pings_in_one_read_get_replies_in_order(host, adapter):
-    replies = host.receive(adapter, [ping(seq=n) for n in range(10)], 1.0)
+    replies = exchange(host, adapter, [ping(seq=n) for n in range(10)], 1.0)
     assert [Ether(r)[ICMP].seq for r in replies] == list(range(10))
 
 
@@ -105,27 +112,27 @@ def test_icmp__many_pings_in_one_read_get_replies_in_order(host, adapter):
      "icmpv4.unsupported_type"),
 ])
 def test_receive__unhandled_frames_are_dropped_with_a_counted_reason(host, adapter, frame, reason):
-    assert host.receive(adapter, [frame], 1.0) == []
+    assert exchange(host, adapter, [frame], 1.0) == []
     assert host.tcpip.drops == {reason: 1}
 
 
 def test_receive__bad_ipv4_checksum_is_dropped_as_such(host, adapter):
     frame = bytearray(ping())
     frame[24] ^= 0xFF
-    assert host.receive(adapter, [bytes(frame)], 1.0) == []
+    assert exchange(host, adapter, [bytes(frame)], 1.0) == []
     assert host.tcpip.drops == {"ipv4.bad_checksum": 1}
 
 
 def test_receive__bad_icmp_checksum_is_dropped_as_such(host, adapter):
     frame = bytearray(ping())
     frame[-1] ^= 0xFF
-    assert host.receive(adapter, [bytes(frame)], 1.0) == []
+    assert exchange(host, adapter, [bytes(frame)], 1.0) == []
     assert host.tcpip.drops == {"icmpv4.bad_checksum": 1}
 
 
 def test_receive__truncated_ipv4_is_dropped_and_the_next_frame_still_answered(host, adapter):
     truncated = ping()[:14 + 12]
-    replies = host.receive(adapter, [truncated, ping(seq=2)], 1.0)
+    replies = exchange(host, adapter, [truncated, ping(seq=2)], 1.0)
     assert [Ether(r)[ICMP].seq for r in replies] == [2]
     assert host.tcpip.drops == {"ipv4.truncated": 1}
 
@@ -138,13 +145,13 @@ def test_receive__random_garbage_never_raises(host, adapter):
         head = GATEWAY_MAC if rng.random() < 0.5 else "ff:ff:ff:ff:ff:ff"
         body = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 120)))
         ethertype = rng.choice([b"\x08\x00", b"\x08\x06", b"\x81\x00", body[:2]])
-        host.receive(adapter, [bytes.fromhex(head.replace(":", "")) + bytes(6) + ethertype + body], 1.0)
+        exchange(host, adapter, [bytes.fromhex(head.replace(":", "")) + bytes(6) + ethertype + body], 1.0)
     assert sum(host.tcpip.drops.values()) > 0
 
 
-def test_link_down__flushes_the_arp_cache(host, adapter):
-    host.receive(adapter, [arp_who_has()], 1.0)
-    host.set_link(adapter, False, 2.0)
+def test_link_down__of_the_host_vnic_flushes_the_arp_cache(host, adapter):
+    exchange(host, adapter, [arp_who_has()], 1.0)
+    host.set_link(host.vnics[0], False, 2.0)
     assert len(host.tcpip.interfaces[0].arp_cache) == 0
     assert host.tcpip.counters["link.down"] == 1
 
@@ -152,14 +159,15 @@ def test_link_down__flushes_the_arp_cache(host, adapter):
 def test_bind__sets_the_packet_filter_through_an_oid(host, adapter):
     from nicemu.ndis.oid import PacketType
 
-    assert adapter.packet_filter == PacketType.DIRECTED | PacketType.BROADCAST | PacketType.MULTICAST
-    assert host.ndis.counters.oid_requests == 2
+    assert host.vnics[0].packet_filter == PacketType.DIRECTED | PacketType.BROADCAST | PacketType.MULTICAST
+    assert adapter.packet_filter == PacketType.PROMISCUOUS
+    assert [b["protocol"] for b in host.query_bindings()] == ["tcpip", "vswitch"]
 
 
 def test_remove_adapter__keeps_its_statistics_in_the_report(host, adapter):
-    host.receive(adapter, [arp_who_has()], 1.0)
+    exchange(host, adapter, [arp_who_has()], 1.0)
     host.remove_adapter(adapter, 2.0)
     report = host.report()
     assert report["miniport"]["rcv_broadcast_frames"] == 1
     assert report["ndis"]["miniports_halted"] == 1
-    assert host.tcpip.interfaces == []
+    assert len(host.tcpip.interfaces) == 1 and host.vswitch.segments[0].ports == {}

@@ -119,9 +119,9 @@ async def test_connect__reconnects_with_backoff_and_the_link_follows_the_connect
         assert Ether((await read_frames(reader, 1))[0])[ICMP].seq == round_number
         writer.close()
     async with asyncio.timeout(5):
-        while server.host.tcpip.counters["link.down"] < 1:
+        while server.host.vswitch.counters["link.down"] < 1:
             await asyncio.sleep(0.01)
-    assert server.host.tcpip.counters["link.up"] == 2
+    assert server.host.vswitch.counters["link.up"] == 2
     assert len(server.host.adapters) == 1
     fake_qemu.close()
 
