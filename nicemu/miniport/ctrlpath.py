@@ -102,4 +102,8 @@ def indicate_link_state(adapter: Adapter, connected: bool) -> None:
     if state == adapter.media_connect_state:
         return
     adapter.media_connect_state = state
+    if connected:
+        adapter.statistics.media_connects += 1
+    else:
+        adapter.statistics.media_disconnects += 1
     adapter.ndis.m_indicate_status_ex(adapter.block, StatusIndication(NdisStatus.LINK_STATE, state))

@@ -26,6 +26,8 @@ class MiniportStatistics:
     xmit_multicast_bytes: int = 0
     xmit_broadcast_frames: int = 0
     xmit_broadcast_bytes: int = 0
+    media_connects: int = 0
+    media_disconnects: int = 0
     rcv_discards: Counter[str] = field(default_factory=Counter)
     rcv_errors: Counter[str] = field(default_factory=Counter)
     xmit_discards: Counter[str] = field(default_factory=Counter)

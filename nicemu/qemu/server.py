@@ -11,6 +11,7 @@ from nicemu.host import Host
 from nicemu.qemu.counters import TransportCounters
 from nicemu.qemu.dgram import DgramLink, serve_dgram
 from nicemu.qemu.links import Links
+from nicemu.qemu.pool import AdapterPool
 from nicemu.qemu.endpoints import DgramEndpoint, TcpAddress, UnixAddress
 from nicemu.qemu.stream import StreamLink, serve_connect, serve_listen
 
@@ -29,11 +30,14 @@ class NicemuServer:
         self._dgram_links: list[DgramLink] = []
         self._streams: set[StreamLink] = set()
         self._unix_paths: list[str] = []
+        self._pools: list[AdapterPool] = []
         self._control_clients: set[asyncio.StreamWriter] = set()
 
     async def listen(self, address: TcpAddress | UnixAddress) -> str:
         """Accept QEMU stream connections at ``address``; returns where it listens (with the real port)."""
-        server = await serve_listen(self.host, address, self.links, self._streams)
+        pool = AdapterPool(self.host)
+        server = await serve_listen(self.host, address, self.links, pool, self._streams)
+        self._pools.append(pool)
         self._servers.append(server)
         if isinstance(address, UnixAddress):
             self._unix_paths.append(address.path)
@@ -46,7 +50,9 @@ class NicemuServer:
 
     def connect(self, address: TcpAddress | UnixAddress) -> None:
         """Keep a connection to QEMU's stream server at ``address``, reconnecting when it drops."""
-        task = asyncio.create_task(serve_connect(self.host, address, self.links), name=f"connect {address}")
+        pool = AdapterPool(self.host)
+        self._pools.append(pool)
+        task = asyncio.create_task(serve_connect(self.host, address, self.links, pool), name=f"connect {address}")
         self._tasks.append(task)
 
     async def dgram(self, endpoint: DgramEndpoint) -> None:
@@ -93,8 +99,11 @@ class NicemuServer:
             writer.close()
         for server in self._servers:
             await server.wait_closed()
-        # Let the aborted transports run connection_lost, which halts their adapters.
+        # Let the aborted transports run connection_lost before their adapters halt.
         await asyncio.sleep(0)
+        now = asyncio.get_running_loop().time()
+        for pool in self._pools:
+            pool.close(now)
         for path in self._unix_paths:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

@@ -1,10 +1,11 @@
 """The stream transports: QEMU's ``-netdev stream`` and ``-netdev socket`` over TCP or unix sockets.
 
 ``serve_listen`` is the server QEMU connects to (``server=off`` /
-``connect=``): every connection gets its own adapter, and the listener goes
-on accepting after a guest leaves. ``serve_connect`` connects to QEMU as the
-server (``server=on`` / ``listen=``) and reconnects with backoff; its one
-adapter stays, and its link goes down and up with the connection.
+``connect=``): every connection plugs into an adapter of the listener's pool,
+and the listener goes on accepting after a guest leaves. ``serve_connect``
+connects to QEMU as the server (``server=on`` / ``listen=``) and reconnects
+with backoff. Either way an adapter outlives its connection: its link goes
+down when QEMU leaves and up when the next one comes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from nicemu.host import Host
 from nicemu.miniport.adapter import Adapter
 from nicemu.qemu.links import Links
+from nicemu.qemu.pool import AdapterPool
 from nicemu.qemu.endpoints import TcpAddress, UnixAddress, remove_stale_unix_socket
 from nicemu.qemu.framing import FramingError, StreamDeframer, frame_stream
 
@@ -29,15 +31,15 @@ WRITE_HIGH_WATER = 256 * 1024
 class StreamLink(asyncio.Protocol):
     """One QEMU stream connection: deframe what it sends, run it through the host, frame the replies."""
 
-    def __init__(self, host: Host, links: Links, clock: Callable[[], float],
-                 adapter: Adapter | None = None, live: set[StreamLink] | None = None) -> None:
+    def __init__(self, host: Host, links: Links, clock: Callable[[], float], pool: AdapterPool,
+                 live: set[StreamLink] | None = None) -> None:
         self.host = host
         self.links = links
         self.live = live
         self.counters = links.counters
         self.clock = clock
-        self.adapter = adapter
-        self._owns_adapter = adapter is None
+        self.pool = pool
+        self.adapter: Adapter | None = None
         self.deframer = StreamDeframer()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -55,11 +57,7 @@ class StreamLink(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else (peer or "unix peer")
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        now = self.clock()
-        if self.adapter is None:
-            self.adapter = self.host.add_adapter(now)
-        else:
-            self.host.set_link(self.adapter, True, now)
+        self.adapter = self.pool.acquire(self.clock())
         self.links.attach(self.adapter, self)
         log.info("qemu: connected %s as %s", self.peer, self.adapter.config.name)
 
@@ -110,7 +108,7 @@ class StreamLink(asyncio.Protocol):
         self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Models the cable being pulled: a per-connection adapter halts, a lasting one loses its link."""
+        """Models the cable being pulled: the adapter loses its link and waits in its pool for the next QEMU."""
         self.counters.connections_closed += 1
         if self.live is not None:
             self.live.discard(self)
@@ -118,20 +116,16 @@ class StreamLink(asyncio.Protocol):
             self.counters.errors["partial_frame_at_close"] += 1
         assert self.adapter is not None
         self.links.detach(self.adapter)
-        now = self.clock()
-        if self._owns_adapter:
-            self.host.remove_adapter(self.adapter, now)
-        else:
-            self.host.set_link(self.adapter, False, now)
+        self.pool.release(self.adapter, self.clock())
         reason = f": {exc}" if exc else ""
         log.info("qemu: %s disconnected from %s%s", self.peer, self.adapter.config.name, reason)
         if not self.closed.done():
             self.closed.set_result(None)
 
 
-async def serve_listen(host: Host, address: TcpAddress | UnixAddress, links: Links,
+async def serve_listen(host: Host, address: TcpAddress | UnixAddress, links: Links, pool: AdapterPool,
                        live: set[StreamLink]) -> asyncio.Server:
-    """Listen for QEMU connections; each gets its own adapter, for as long as it lasts.
+    """Listen for QEMU connections; each plugs into an adapter of ``pool`` for as long as it lasts.
 
     ``live`` holds the open connections, so the caller can end them: closing
     the server alone stops only new ones.
@@ -140,7 +134,7 @@ async def serve_listen(host: Host, address: TcpAddress | UnixAddress, links: Lin
 
     def factory() -> StreamLink:
         links.counters.connections_accepted += 1
-        return StreamLink(host, links, loop.time, live=live)
+        return StreamLink(host, links, loop.time, pool, live)
 
     if isinstance(address, UnixAddress):
         remove_stale_unix_socket(address.path)
@@ -148,16 +142,15 @@ async def serve_listen(host: Host, address: TcpAddress | UnixAddress, links: Lin
     return await loop.create_server(factory, address.host, address.port, reuse_address=True)
 
 
-async def serve_connect(host: Host, address: TcpAddress | UnixAddress, links: Links, *,
+async def serve_connect(host: Host, address: TcpAddress | UnixAddress, links: Links, pool: AdapterPool, *,
                         initial_backoff: float = 0.1, max_backoff: float = 5.0) -> None:
     """Connect to QEMU as the stream server, for ever: reconnect with exponential backoff when it goes.
 
-    One adapter serves every connection in turn; its link is up only while
-    connected, so protocols see the outage as a media disconnect.
+    The pool's one adapter serves every connection in turn; its link is up
+    only while connected, so protocols see the outage as a media disconnect.
     """
     loop = asyncio.get_running_loop()
     counters = links.counters
-    adapter = host.add_adapter(loop.time(), connected=False)
     backoff = initial_backoff
     waiting_logged = False
     link: StreamLink | None = None
@@ -167,10 +160,10 @@ async def serve_connect(host: Host, address: TcpAddress | UnixAddress, links: Li
             try:
                 if isinstance(address, UnixAddress):
                     _, link = await loop.create_unix_connection(
-                        lambda: StreamLink(host, links, loop.time, adapter), address.path)
+                        lambda: StreamLink(host, links, loop.time, pool), address.path)
                 else:
                     _, link = await loop.create_connection(
-                        lambda: StreamLink(host, links, loop.time, adapter), address.host, address.port)
+                        lambda: StreamLink(host, links, loop.time, pool), address.host, address.port)
             except OSError as error:
                 if not waiting_logged:
                     log.info("qemu: waiting for QEMU at %s (%s); retrying with backoff", address, error.strerror)
@@ -185,4 +178,3 @@ async def serve_connect(host: Host, address: TcpAddress | UnixAddress, links: Li
     finally:
         if link is not None and link.transport is not None:
             link.transport.abort()
-        host.remove_adapter(adapter, loop.time())

@@ -88,7 +88,7 @@ async def test_listen__bad_length_closes_that_connection_only_and_the_listener_s
         writer.close()
 
 
-async def test_listen__each_connection_is_its_own_adapter_halted_when_it_leaves(server):
+async def test_listen__a_guest_that_leaves_unplugs_its_adapter_for_the_next_one(server):
     port = tcp_port(await server.listen(TcpAddress("127.0.0.1", 0)))
     for seq in range(3):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -96,11 +96,27 @@ async def test_listen__each_connection_is_its_own_adapter_halted_when_it_leaves(
         assert Ether((await read_frames(reader, 1))[0])[ICMP].seq == seq
         writer.close()
         await writer.wait_closed()
-    async with asyncio.timeout(5):
-        while server.host.ndis.counters.miniports_halted < 3:
-            await asyncio.sleep(0.01)
-    assert server.host.adapters == []
+        async with asyncio.timeout(5):
+            while server.host.adapters[0].connected:
+                await asyncio.sleep(0.01)
+    (adapter,) = server.host.adapters
+    stats = server.host.query_stats(adapter.config.name)[adapter.config.name]
+    assert (stats["media_connects"], stats["media_disconnects"]) == (3, 3)
+    assert stats["rcv_directed_frames"] == 3
     assert server.report()["transport"]["connections_accepted"] == 3
+
+
+async def test_listen__guests_connected_at_once_get_an_adapter_each(server):
+    port = tcp_port(await server.listen(TcpAddress("127.0.0.1", 0)))
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    for seq, (reader, writer) in enumerate(connections):
+        writer.write(frame_stream([ping(seq)]))
+        assert Ether((await read_frames(reader, 1))[0])[ICMP].seq == seq
+    assert len(server.host.adapters) == 3
+    for _, writer in connections:
+        writer.close()
+    await server.close()
+    assert server.host.adapters == [] and server.host.ndis.counters.miniports_halted == 3
 
 
 async def test_connect__reconnects_with_backoff_and_the_link_follows_the_connection(server, tmp_path):
