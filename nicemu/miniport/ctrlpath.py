@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nicemu.miniport.adapter import Adapter
+from nicemu.miniport.statistics import MiniportStatistics
 from nicemu.ndis.drivers import StatusIndication
 from nicemu.ndis.oid import MediaConnectState, NdisOidRequest, NdisRequestType, Oid, PacketType
 from nicemu.ndis.status import NdisStatus
+from nicemu.wire.ndis_info import LinkState, encode_link_state, encode_statistics
 
 LINK_SPEED_BPS = 10_000_000_000
 """What the adapter reports as its speed: there is no real limit, so report a fast Ethernet."""
@@ -24,6 +26,34 @@ def _ulong(value: int) -> bytes:
 
 def _ulong64(value: int) -> bytes:
     return value.to_bytes(8, "little")
+
+
+_MEDIA_DUPLEX_FULL = 2
+"""MediaDuplexStateFull: a virtual wire is never half duplex."""
+
+
+def _statistics_info(stats: MiniportStatistics) -> dict[str, int]:
+    """The miniport's statistics as the NDIS_STATISTICS_INFO counters."""
+    return {
+        "if_in_discards": stats.rcv_discards.total(),
+        "if_in_errors": stats.rcv_errors.total(),
+        "if_hc_in_octets": stats.rcv_directed_bytes + stats.rcv_multicast_bytes + stats.rcv_broadcast_bytes,
+        "if_hc_in_ucast_pkts": stats.rcv_directed_frames,
+        "if_hc_in_multicast_pkts": stats.rcv_multicast_frames,
+        "if_hc_in_broadcast_pkts": stats.rcv_broadcast_frames,
+        "if_hc_out_octets": stats.xmit_directed_bytes + stats.xmit_multicast_bytes + stats.xmit_broadcast_bytes,
+        "if_hc_out_ucast_pkts": stats.xmit_directed_frames,
+        "if_hc_out_multicast_pkts": stats.xmit_multicast_frames,
+        "if_hc_out_broadcast_pkts": stats.xmit_broadcast_frames,
+        "if_out_errors": 0,
+        "if_out_discards": stats.xmit_discards.total(),
+        "if_hc_in_ucast_octets": stats.rcv_directed_bytes,
+        "if_hc_in_multicast_octets": stats.rcv_multicast_bytes,
+        "if_hc_in_broadcast_octets": stats.rcv_broadcast_bytes,
+        "if_hc_out_ucast_octets": stats.xmit_directed_bytes,
+        "if_hc_out_multicast_octets": stats.xmit_multicast_bytes,
+        "if_hc_out_broadcast_octets": stats.xmit_broadcast_bytes,
+    }
 
 
 # NDIS_MEDIA_STATE as OID_GEN_MEDIA_CONNECT_STATUS reports it: 0 connected, 1 disconnected.
@@ -43,6 +73,27 @@ _QUERIES: dict[int, Callable[[Adapter], bytes]] = {
     Oid.OID_GEN_XMIT_ERROR: lambda a: _ulong64(a.statistics.xmit_discards.total()),
     Oid.OID_GEN_RCV_ERROR: lambda a: _ulong64(a.statistics.rcv_errors.total()),
     Oid.OID_GEN_RCV_NO_BUFFER: lambda a: _ulong64(a.statistics.rcv_discards["no_receive_buffer"]),
+    Oid.OID_GEN_LINK_STATE: lambda a: encode_link_state(LinkState(
+        media_connect_state=a.media_connect_state, media_duplex_state=_MEDIA_DUPLEX_FULL,
+        xmit_link_speed=LINK_SPEED_BPS, rcv_link_speed=LINK_SPEED_BPS)),
+    Oid.OID_GEN_STATISTICS: lambda a: encode_statistics(_statistics_info(a.statistics)),
+}
+
+
+# The single counters, each a ULONG64 of one statistics field.
+_COUNTER_OIDS: dict[int, str] = {
+    Oid.OID_GEN_DIRECTED_BYTES_XMIT: "xmit_directed_bytes",
+    Oid.OID_GEN_DIRECTED_FRAMES_XMIT: "xmit_directed_frames",
+    Oid.OID_GEN_MULTICAST_BYTES_XMIT: "xmit_multicast_bytes",
+    Oid.OID_GEN_MULTICAST_FRAMES_XMIT: "xmit_multicast_frames",
+    Oid.OID_GEN_BROADCAST_BYTES_XMIT: "xmit_broadcast_bytes",
+    Oid.OID_GEN_BROADCAST_FRAMES_XMIT: "xmit_broadcast_frames",
+    Oid.OID_GEN_DIRECTED_BYTES_RCV: "rcv_directed_bytes",
+    Oid.OID_GEN_DIRECTED_FRAMES_RCV: "rcv_directed_frames",
+    Oid.OID_GEN_MULTICAST_BYTES_RCV: "rcv_multicast_bytes",
+    Oid.OID_GEN_MULTICAST_FRAMES_RCV: "rcv_multicast_frames",
+    Oid.OID_GEN_BROADCAST_BYTES_RCV: "rcv_broadcast_bytes",
+    Oid.OID_GEN_BROADCAST_FRAMES_RCV: "rcv_broadcast_frames",
 }
 
 
@@ -85,9 +136,12 @@ def oid_request(adapter: Adapter, request: NdisOidRequest) -> NdisStatus:
         handler = _SETS.get(request.oid)
         return NdisStatus.NOT_SUPPORTED if handler is None else handler(adapter, request)
     query = _QUERIES.get(request.oid)
-    if query is None:
+    if query is not None:
+        answer = query(adapter)
+    elif request.oid in _COUNTER_OIDS:
+        answer = _ulong64(getattr(adapter.statistics, _COUNTER_OIDS[request.oid]))
+    else:
         return NdisStatus.NOT_SUPPORTED
-    answer = query(adapter)
     if len(answer) > request.information_buffer_length:
         request.bytes_needed = len(answer)
         return NdisStatus.BUFFER_TOO_SHORT

@@ -28,6 +28,8 @@ from nicemu.wire.ipv4 import IPPROTO_ICMP, IPV4_FLAG_MF, IPv4Header, decode_ipv4
 log = logging.getLogger(__name__)
 
 _IPV4_ANY = b"\x00\x00\x00\x00"
+ALL_HOSTS_MAC = bytes.fromhex("01005e000001")
+"""224.0.0.1, the IPv4 all-hosts group, mapped to Ethernet (RFC 1112)."""
 _DEFAULT_TTL = 64
 
 
@@ -98,6 +100,10 @@ class TcpipProtocol:
                                                                    int(wanted).to_bytes(4, "little")))
         if status != NdisStatus.SUCCESS:
             log.warning("tcpip: %s refused packet filter %s: %s", interface.name, wanted, status.name)
+        # Every IPv4 host is in the all-hosts group (RFC 1112); the adapter must pass its frames.
+        status = self.ndis.oid_request(binding, NdisOidRequest.set(Oid.OID_802_3_MULTICAST_LIST, ALL_HOSTS_MAC))
+        if status != NdisStatus.SUCCESS:
+            log.warning("tcpip: %s refused multicast list: %s", interface.name, status.name)
         self.interfaces.append(interface)
         self.counters["bindings"] += 1
         return NdisStatus.SUCCESS

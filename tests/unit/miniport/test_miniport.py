@@ -217,3 +217,32 @@ def test_receive__more_frames_than_receive_buffers_go_up_in_chains_when_the_prot
     datapath.receive_frames(adapter, [frame(DEFAULT_MAC)] * 10)
     assert [count for _, _, count, _ in protocol.received] == [4, 4, 2]
     assert adapter.statistics.rcv_discards["no_receive_buffer"] == 0
+
+
+def test_oid_query__link_state_is_an_ndis_link_state_structure(stack):
+    from nicemu.wire.ndis_info import LinkState, decode_link_state
+
+    ndis, adapter, protocol = stack
+    request = NdisOidRequest.query(Oid.OID_GEN_LINK_STATE, 64)
+    assert ndis.oid_request(protocol.bindings["nicemu0"], request) == NdisStatus.SUCCESS
+    assert request.bytes_written == 36
+    assert decode_link_state(request.information_buffer) == LinkState(
+        media_connect_state=MediaConnectState.CONNECTED, media_duplex_state=2,
+        xmit_link_speed=10_000_000_000, rcv_link_speed=10_000_000_000)
+
+
+def test_oid_query__statistics_and_single_counters_agree_with_what_crossed_the_adapter(stack):
+    from nicemu.wire.ndis_info import decode_statistics
+
+    ndis, adapter, protocol = stack
+    set_filter(ndis, protocol, PacketType.DIRECTED | PacketType.BROADCAST)
+    datapath.receive_frames(adapter, [frame(DEFAULT_MAC, length=100), frame(BROADCAST), frame(MULTICAST)])
+    binding = protocol.bindings["nicemu0"]
+    request = NdisOidRequest.query(Oid.OID_GEN_STATISTICS, 152)
+    assert ndis.oid_request(binding, request) == NdisStatus.SUCCESS
+    stats = decode_statistics(request.information_buffer)
+    assert (stats["if_hc_in_ucast_pkts"], stats["if_hc_in_broadcast_pkts"], stats["if_in_discards"]) == (1, 1, 1)
+    assert stats["if_hc_in_octets"] == 160 and stats["if_hc_in_ucast_octets"] == 100
+    single = NdisOidRequest.query(Oid.OID_GEN_DIRECTED_BYTES_RCV, 8)
+    ndis.oid_request(binding, single)
+    assert single.information_buffer == (100).to_bytes(8, "little")

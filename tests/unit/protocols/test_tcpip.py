@@ -171,3 +171,7 @@ def test_remove_adapter__keeps_its_statistics_in_the_report(host, adapter):
     assert report["miniport"]["rcv_broadcast_frames"] == 1
     assert report["ndis"]["miniports_halted"] == 1
     assert len(host.tcpip.interfaces) == 1 and host.vswitch.segments[0].ports == {}
+
+
+def test_bind__joins_the_all_hosts_group_through_the_multicast_list_oid(host, adapter):
+    assert host.vnics[0].multicast_list == [bytes.fromhex("01005e000001")]
