@@ -66,8 +66,16 @@ def encode_link_state(state: LinkState) -> bytes:
     return LINK_STATE_COMPILED.build({name: getattr(state, name) for name in LinkState.__slots__})
 
 
+def _check_length(data: bytes, needed: int, layer: str) -> None:
+    # Compiled construct reads short buffers with struct and raises struct.error:
+    # check the length first, as every decoder in wire/ does.
+    if len(data) < needed:
+        raise DecodeError(layer, "truncated", f"{len(data)} bytes, need {needed}")
+
+
 def decode_link_state(data: bytes) -> LinkState:
     """Parse NDIS_LINK_STATE; a wrong header or short buffer is a DecodeError."""
+    _check_length(data, 36, "ndis_link_state")
     try:
         parsed = LINK_STATE_COMPILED.parse(data)
     except ConstructError as error:
@@ -82,6 +90,7 @@ def encode_statistics(counters: dict[str, int]) -> bytes:
 
 def decode_statistics(data: bytes) -> dict[str, int]:
     """Parse NDIS_STATISTICS_INFO into counter name → value; a bad buffer is a DecodeError."""
+    _check_length(data, 152, "ndis_statistics_info")
     try:
         parsed = STATISTICS_COMPILED.parse(data)
     except ConstructError as error:
