@@ -540,9 +540,13 @@ class Ndis:
         """
         self.counters.indications += count
         for nbl in iterate(nbls):
-            if self.verifier and nbl.source_handle is not block:
-                raise NdisVerifierError(f"{block.driver.name}: indicated an NBL whose SourceHandle is not "
-                                        f"its adapter handle for {block.name}")
+            if self.verifier:
+                if nbl.source_handle is not block:
+                    raise NdisVerifierError(f"{block.driver.name}: indicated an NBL whose SourceHandle is not "
+                                            f"its adapter handle for {block.name}")
+                if nbl.context.get("ndis.references"):
+                    raise NdisVerifierError(f"{block.driver.name}: indicated an NBL that "
+                                            f"{nbl.context['ndis.references']} binding(s) still own")
             nbl.owner = block
         self._indicate_up(block, 0, nbls, port, count, flags)
 

@@ -167,3 +167,12 @@ def test_ndis_status__error_severity_matches_nt_error():
     assert NdisStatus.PAUSED.is_error
     assert not NdisStatus.SUCCESS.is_error
     assert not NdisStatus.LINK_STATE.is_error
+
+
+def test_verifier__raises_when_a_miniport_indicates_an_nbl_a_protocol_still_holds(ndis, miniport):
+    block = ndis.initialize_adapter(miniport, "a0")
+    ndis.register_protocol_driver(RecordingProtocol(ndis, "holder"))
+    received = frames(1, block)
+    ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 1)
+    with pytest.raises(NdisVerifierError, match="still owns"):
+        ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 1)
