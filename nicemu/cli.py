@@ -1,16 +1,18 @@
-"""The ``nicemu`` command: serve QEMU guests, boot one against an in-process nicemu, or run the demo."""
+"""The ``nicemu`` command: serve QEMU guests, inspect a serving nicemu, boot a guest in-process, or run the demo."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
 from nicemu import __version__
+from nicemu.control.client import ControlError, parse_arguments, request
 from nicemu.host import Host, HostConfig
 from nicemu.miniport.adapter import DEFAULT_MAC
 from nicemu.qemu.endpoints import EndpointError, parse_dgram, parse_stream
@@ -41,6 +43,13 @@ def _mtu(text: str) -> int:
     return mtu
 
 
+def _control_path(text: str) -> str:
+    kind, _, path = text.partition(":")
+    if kind != "unix" or not path:
+        raise argparse.ArgumentTypeError(f"{text!r} is not unix:PATH (the control socket is a unix socket only)")
+    return path
+
+
 def _host_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the host nicemu plays")
     group.add_argument("--mac", type=_mac, default=DEFAULT_MAC, metavar="MAC",
@@ -65,7 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exchange datagrams with QEMU's -netdev dgram / socket,udp= / socket,mcast= (repeatable)")
     serve.add_argument("--report-interval", type=float, default=0.0, metavar="SECONDS",
                        help="also print the counters every SECONDS (default: only at exit)")
+    serve.add_argument("--control", type=_control_path, metavar="unix:PATH",
+                       help="answer `nicemu ctl PATH ...` on this unix socket (mode 0600)")
     _host_options(serve)
+
+    ctl = commands.add_parser("ctl", help="ask a running `nicemu serve --control` (query-stats, oid-query, ...)",
+                              description="Send one command to nicemu's control socket and print what it returns "
+                                          "as JSON. `query-commands` lists the commands; docs/control.md has them "
+                                          "all, with their arguments.")
+    ctl.add_argument("path", metavar="PATH", help="the control socket (what serve --control unix:PATH made)")
+    ctl.add_argument("control_command", metavar="COMMAND", help="the command, e.g. query-adapters")
+    ctl.add_argument("arguments", nargs="*", metavar="KEY=VALUE",
+                     help="an argument of the command; VALUE is JSON if it parses (64, true, [...]), else a string")
+    ctl.add_argument("--json", metavar="OBJECT", help="all the arguments as one JSON object instead")
 
     from nicemu.vm.netdev import NETDEV_KINDS
 
@@ -111,6 +132,9 @@ async def _serve(args: argparse.Namespace) -> int:
         for endpoint in args.dgram:
             await server.dgram(endpoint)
             print(f"nicemu: datagrams on {endpoint}", file=sys.stderr, flush=True)
+        if args.control:
+            await server.control(args.control)
+            print(f"nicemu: control socket on unix:{args.control}", file=sys.stderr, flush=True)
     except (OSError, EndpointError) as error:
         await server.close()
         print(f"nicemu serve: {error}", file=sys.stderr)
@@ -122,6 +146,16 @@ async def _serve(args: argparse.Namespace) -> int:
             print_report(server.report())
     await server.close()
     print_report(server.report())
+    return 0
+
+
+def _ctl(path: str, command: str, arguments: dict[str, object]) -> int:
+    try:
+        result = request(path, command, arguments)
+    except ControlError as error:
+        print(f"nicemu ctl: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
     return 0
 
 
@@ -140,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.listen or args.connect or args.dgram):
             parser.error("serve needs at least one of --listen, --connect or --dgram")
         return asyncio.run(_serve(args))
+    if args.command == "ctl":
+        try:
+            arguments = parse_arguments(args.arguments, args.json)
+        except ValueError as error:
+            parser.error(str(error))
+        return _ctl(args.path, args.control_command, arguments)
     from nicemu.vm import session
 
     if args.command == "vm":

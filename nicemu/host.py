@@ -148,6 +148,19 @@ class Host:
         adapters = [*self.adapters, *self.vnics] if name is None else [self.adapter(name)]
         return {a.config.name: a.statistics.as_dict() for a in adapters}
 
+    def query_filters(self) -> list[dict[str, object]]:
+        """Every adapter's filter stack, from the module nearest the miniport up, with each module's state."""
+        return [{
+            "adapter": block.name,
+            "filters": [{
+                "name": module.driver.name,
+                "altitude": module.driver.altitude,
+                "state": module.state.value,
+                **({"counters": dict(sorted(module.context.counters.items()))}
+                   if hasattr(module.context, "counters") else {}),
+            } for module in block.filters],
+        } for block in self.ndis.miniports]
+
     def query_switch(self) -> list[dict[str, object]]:
         """Every segment: its ports with their counters, and its MAC table."""
         return self.vswitch.query()

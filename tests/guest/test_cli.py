@@ -82,7 +82,7 @@ async def test_serve_connect__reaches_qemu_as_the_server_and_outlives_it(kit, pi
             assert_all_pings_answered(result)
     finally:
         report = await stop_serve(proc)
-    assert re.search(r"link\.up\s*│\s*2", report), report
+    assert re.search(r"media_connects\s*│\s*2", report), report
 
 
 async def test_serve_dgram__serves_the_older_socket_udp_backend(kit, ping_script):

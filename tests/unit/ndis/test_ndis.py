@@ -174,5 +174,5 @@ def test_verifier__raises_when_a_miniport_indicates_an_nbl_a_protocol_still_hold
     ndis.register_protocol_driver(RecordingProtocol(ndis, "holder"))
     received = frames(1, block)
     ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 1)
-    with pytest.raises(NdisVerifierError, match="binding\(s\) still own"):
+    with pytest.raises(NdisVerifierError, match=r"binding\(s\) still own"):
         ndis.m_indicate_receive_net_buffer_lists(block, chain(received), 0, 1)
