@@ -50,8 +50,10 @@ OUT=$(cd "$OUT" && pwd)
 CACHE=$OUT/cache
 
 up_to_date() {
-    local stamp=$OUT/kit.json f
+    local stamp=$OUT/kit.json f kernel
     [[ -f $stamp && -f $OUT/initramfs.cpio && -f $OUT/bzImage ]] || return 1
+    kernel=$(sed -n 's/^ *"kernel": "\([^"]*\)".*/\1/p' "$stamp")
+    [[ -n $kernel && -f $OUT/$kernel ]] || return 1
     for f in "$INIT_SRC" "$SELF"; do
         [[ $stamp -nt $f ]] || return 1
     done
@@ -76,10 +78,14 @@ KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
 [[ -n $KPKG ]] || die "apt-cache knows no linux-image-amd64 package: run 'apt-get update' (as root) first"
 
 mkdir -p "$CACHE"
+cached_deb() {
+    find "$CACHE" -maxdepth 1 -name "${1}_*.deb" | sort -V | tail -n 1
+}
+
 # Sets DEB to the cached .deb of package $1, downloading it first if needed.
 download() {
     local pkg=$1
-    DEB=$(find "$CACHE" -maxdepth 1 -name "${pkg}_*.deb" -print -quit)
+    DEB=$(cached_deb "$pkg")
     if [[ -z $DEB ]]; then
         say "downloading $pkg"
         # apt drops root to _apt for downloads, and _apt cannot write to a
@@ -89,7 +95,7 @@ download() {
         [[ $EUID -ne 0 ]] || sandbox=(-o APT::Sandbox::User=root)
         (cd "$CACHE" && apt-get download -q "${sandbox[@]}" "$pkg" >/dev/null) ||
             die "apt-get download $pkg failed (is apt-get update done and the Debian mirror reachable?)"
-        DEB=$(find "$CACHE" -maxdepth 1 -name "${pkg}_*.deb" -print -quit)
+        DEB=$(cached_deb "$pkg")
         [[ -n $DEB ]] || die "apt-get download $pkg left no .deb in $CACHE"
     fi
 }
@@ -115,7 +121,10 @@ BUSYBOX=$BTREE/bin/busybox
 [[ -x $BUSYBOX ]] || die "busybox-static has no bin/busybox"
 KPKG_VERSION=$(dpkg-deb -f "$KDEB" Version)
 BB_VERSION=$(dpkg-deb -f "$BDEB" Version)
-cp "$BZIMAGE" "$OUT/bzImage"
+# Outputs are replaced by rename, so a guest booting from the old kit
+# meanwhile never reads a half-written file.
+cp "$BZIMAGE" "$OUT/bzImage.tmp"
+mv "$OUT/bzImage.tmp" "$OUT/bzImage"
 
 # --- vmlinux ------------------------------------------------------------------
 
@@ -164,12 +173,11 @@ extract_vmlinux() {
 }
 
 COMPRESSION=unknown
-rm -f "$OUT/vmlinux"
 if extract_vmlinux "$OUT/bzImage" "$OUT/vmlinux.tmp"; then
     mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
     KERNEL=vmlinux
 else
-    rm -f "$OUT/vmlinux.tmp"
+    rm -f "$OUT/vmlinux.tmp" "$OUT/vmlinux"
     say "warning: cannot extract vmlinux (see above); the kit boots the bzImage, which is slower"
     KERNEL=bzImage
 fi
@@ -183,15 +191,28 @@ mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,lib/mo
 declare -A KO
 while IFS= read -r -d '' ko; do
     name=${ko##*/}
-    name=${name%.ko}
+    name=${name%%.ko*}
     KO[${name//-/_}]=${ko#"$KMODS"/}
-done < <(find "$KMODS/kernel" -name '*.ko' -print0)
-[[ ${#KO[@]} -gt 0 ]] || die "no .ko files under $KMODS (compressed modules are not supported yet)"
+done < <(find "$KMODS/kernel" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
+[[ ${#KO[@]} -gt 0 ]] || die "no kernel modules under $KMODS"
+
+# Module $1 as a plain ELF object, whatever the package compressed it with:
+# busybox modprobe reads .ko.xz and .ko.gz (checked) but not .ko.zst, and the
+# initramfs is uncompressed anyway. (Debian 12's kernel ships plain .ko.)
+module_cat() {
+    local file=$KMODS/${KO[$1]}
+    case $file in
+        *.xz) xz -dc "$file" ;;
+        *.zst) zstd -dcq "$file" ;;
+        *.gz) gzip -dc "$file" ;;
+        *) cat "$file" ;;
+    esac
+}
 
 # Reading depends= straight from the .modinfo strings needs no kmod on the
 # host; the strings are NUL-separated key=value pairs.
 module_depends() {
-    tr '\0' '\n' <"$KMODS/${KO[$1]}" | sed -n 's/^depends=//p' | tr ',' ' '
+    module_cat "$1" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '
 }
 
 declare -A WANT
@@ -214,7 +235,9 @@ while [[ ${#queue[@]} -gt 0 ]]; do
     done
 done
 for m in "${!WANT[@]}"; do
-    install -D -m 0644 "$KMODS/${KO[$m]}" "$ROOT/lib/modules/$KVER/${KO[$m]}"
+    ko=$ROOT/lib/modules/$KVER/${KO[$m]%.ko*}.ko
+    mkdir -p "${ko%/*}"
+    module_cat "$m" >"$ko"
 done
 for f in modules.order modules.builtin modules.builtin.modinfo; do
     [[ ! -f $KMODS/$f ]] || cp "$KMODS/$f" "$ROOT/lib/modules/$KVER/"

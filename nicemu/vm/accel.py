@@ -135,5 +135,6 @@ def choose_accel(requested: str = "auto") -> str:
         return "tcg"
     reason = kvm_unusable_reason()
     if choice == "kvm" and reason is not None:
-        raise AccelUnavailable(f"KVM was asked for but does not work here: {reason}; use TCG (--accel tcg)")
+        raise AccelUnavailable(
+            f"KVM was asked for but does not work here ({reason.rstrip('.')}); use TCG (--accel tcg)")
     return "kvm" if reason is None else "tcg"

@@ -305,7 +305,7 @@ class GuestVM:
         if console_reader.done() and not console_reader.cancelled() and console_reader.exception():
             raise console_reader.exception()  # type: ignore[misc]
         timed_out = not self._console.finished and not console_reader.done()
-        ended_at = self._finished_at or time.monotonic()
+        ended_at = self._finished_at if self._finished_at is not None else time.monotonic()
 
         if self._console.finished:
             await self._exit_within(_POWEROFF_SECONDS)
@@ -347,8 +347,9 @@ class GuestVM:
             # kill must not depend on any further await.
             if proc is not None and proc.returncode is None:
                 self._signal(signal.SIGKILL)
-            for task in self._readers:
-                task.cancel()
+            for task in (*self._readers, self._exited):
+                if task is not None:
+                    task.cancel()
             if self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
                 self._workdir = None
@@ -415,9 +416,10 @@ class GuestVM:
         while chunk := await stream.read(65536):
             self._stderr += chunk
 
-    async def _connect_qmp(self, path: Path) -> QMPClient:
+    async def _connect_qmp(self, path: Path) -> QMPClient | None:
         # QEMU creates the socket early in its start-up; poll for it rather
-        # than fix a delay, and give up at once if QEMU exits instead.
+        # than fix a delay, and stop at once if QEMU exits instead: with an
+        # error that is a failure, with status 0 a guest that was quick.
         assert self._exited is not None
         deadline = time.monotonic() + _QMP_CONNECT_SECONDS
         while True:
@@ -429,6 +431,8 @@ class GuestVM:
                 except ConnectError:
                     pass
             if self._exited.done():
+                if self._exited.result() == 0:
+                    return None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_QMP_DRAIN_SECONDS):
                         await asyncio.gather(*self._readers, return_exceptions=True)
@@ -456,12 +460,13 @@ class GuestVM:
     async def _events(self) -> tuple[tuple[str, dict[str, object]], ...]:
         if self._qmp is None:
             return ()
-        # Events sent just before QEMU exited may still be unread: the
-        # connection's end (DISCONNECTING) comes after all of them.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_QMP_DRAIN_SECONDS):
-                while self._qmp.runstate == Runstate.RUNNING and self._proc and self._proc.returncode is not None:
-                    await self._qmp.runstate_changed()
+        # Events QEMU sent just before it exited may still be unread; the
+        # client sees the connection's end only after all of them.
+        if self._proc is not None and self._proc.returncode is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_QMP_DRAIN_SECONDS):
+                    while self._qmp.runstate == Runstate.RUNNING:
+                        await self._qmp.runstate_changed()
         return tuple((str(msg["event"]), dict(msg.get("data", {}))) for msg in self._qmp.events.history)
 
     def _signal(self, signum: int) -> None:

@@ -1,5 +1,7 @@
 """A real guest pings nicemu over every QEMU socket netdev, with virtio-net and e1000."""
 
+import asyncio
+
 import pytest
 
 from nicemu.host import Host
@@ -34,6 +36,10 @@ async def test_guest__a_second_guest_is_served_after_the_first_disconnects(kit, 
     try:
         netdev = await attach("stream", server, tmp_path)
         first = await GuestVM(kit, netdev, script=ping_script, timeout=90, name="first").run_script()
+        # QEMU has exited; nicemu sees the disconnect when its event loop reads the EOF.
+        async with asyncio.timeout(5):
+            while any(adapter.connected for adapter in server.host.adapters):
+                await asyncio.sleep(0.02)
         second = await GuestVM(kit, netdev, script=ping_script, timeout=90, name="second",
                                mac="52:54:00:12:34:57").run_script()
     finally:
