@@ -55,6 +55,17 @@ def _host_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mac", type=_mac, default=DEFAULT_MAC, metavar="MAC",
                        help=f"nicemu's MAC address (default {DEFAULT_MAC.hex(':')}, as QEMU's user networking)")
     group.add_argument("--mtu", type=_mtu, default=1500, help="MTU of nicemu's adapters (default 1500)")
+    group.add_argument("--segments", choices=["shared", "isolated"], default="shared",
+                       help="shared: every guest on one network with nicemu (default); "
+                            "isolated: each guest alone with nicemu")
+    group.add_argument("--verifier", action="store_true",
+                       help="check every NDIS ownership rule as frames move (slower; raises on a stack bug)")
+
+
+def host_from_args(args: argparse.Namespace) -> Host:
+    """The Host the host options describe."""
+    config = HostConfig(mac=args.mac, mtu=args.mtu, isolated=args.segments == "isolated")
+    return Host(config, verifier=args.verifier)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +128,7 @@ def _setup_logging(verbosity: int) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    server = NicemuServer(Host(HostConfig(mac=args.mac, mtu=args.mtu)))
+    server = NicemuServer(host_from_args(args))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -183,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     from nicemu.vm import session
 
     if args.command == "vm":
-        return asyncio.run(session.run_vm(args))
-    return asyncio.run(session.run_demo(args))
+        return asyncio.run(session.run_vm(args, host_from_args(args)))
+    return asyncio.run(session.run_demo(args, host_from_args(args)))
 
 
 if __name__ == "__main__":

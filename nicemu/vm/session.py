@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from nicemu.host import Host, HostConfig
+from nicemu.host import Host
 from nicemu.qemu.server import NicemuServer
 from nicemu.report import counters_table, print_report
 from nicemu.vm.accel import choose_accel
@@ -36,16 +36,16 @@ def _kit(progress: Console) -> GuestKit:
         return build_guest_kit(on_progress=lambda line: progress.log(line))
 
 
-async def _boot(args: argparse.Namespace, kit: GuestKit, script: Path | None, workdir: Path,
+async def _boot(args: argparse.Namespace, host: Host, kit: GuestKit, script: Path | None, workdir: Path,
                 on_console_line=None) -> tuple[NicemuServer, GuestVM]:
-    server = NicemuServer(Host(HostConfig(mac=args.mac, mtu=args.mtu)))
+    server = NicemuServer(host)
     netdev = await attach(args.netdev, server, workdir)
     vm = GuestVM(kit, netdev, nic=args.nic, script=script, accel=args.accel,
                  timeout=getattr(args, "timeout", 120.0), on_console_line=on_console_line)
     return server, vm
 
 
-async def run_vm(args: argparse.Namespace) -> int:
+async def run_vm(args: argparse.Namespace, host: Host) -> int:
     """Boot a guest against an in-process nicemu: its console here, or ``--script`` and its status."""
     err = Console(stderr=True, soft_wrap=True)
     if args.script is not None and not args.script.is_file():
@@ -55,7 +55,7 @@ async def run_vm(args: argparse.Namespace) -> int:
         kit = await asyncio.to_thread(_kit, err)
         with tempfile.TemporaryDirectory(prefix="nicemu-vm-") as workdir:
             echo = (lambda line: print(line, flush=True)) if args.script else None
-            server, vm = await _boot(args, kit, args.script, Path(workdir), echo)
+            server, vm = await _boot(args, host, kit, args.script, Path(workdir), echo)
             try:
                 if args.script is None:
                     err.print(f"nicemu vm: {args.nic} on -netdev {args.netdev}; exit the guest's shell to stop")
@@ -104,7 +104,7 @@ class PingSummary:
                    tuple(float(v) for v in rtt.groups()) if rtt else None)  # type: ignore[arg-type]
 
 
-async def run_demo(args: argparse.Namespace) -> int:
+async def run_demo(args: argparse.Namespace, host: Host) -> int:
     """Boot a guest, ping nicemu from it, and show the guest's view and nicemu's counters."""
     out = Console()
     started = time.monotonic()
@@ -114,7 +114,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         out.print(f"[bold]nicemu demo[/]: kernel {kit.version}, {args.nic} on -netdev {args.netdev}, {accel.upper()}")
         with tempfile.TemporaryDirectory(prefix="nicemu-demo-") as workdir:
             args.accel = accel
-            server, vm = await _boot(args, kit, PING_SCRIPT, Path(workdir))
+            server, vm = await _boot(args, host, kit, PING_SCRIPT, Path(workdir))
             try:
                 with out.status("booting the guest and pinging 10.0.2.2 ..."):
                     result = await vm.run_script()

@@ -33,3 +33,14 @@ def test_cli__serve_on_a_path_that_is_not_a_socket_fails_cleanly(capsys, tmp_pat
 def test_cli__vm_with_a_missing_script_says_so(capsys, tmp_path):
     assert main(["vm", "--script", str(tmp_path / "nope.sh")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli__host_options_choose_isolated_segments_and_the_verifier():
+    from nicemu.cli import build_parser, host_from_args
+
+    args = build_parser().parse_args(["serve", "--listen", "unix:/tmp/x", "--segments", "isolated", "--verifier"])
+    host = host_from_args(args)
+    assert host.config.isolated and host.ndis.verifier
+    assert host.vnics == []  # an isolated network is made with each guest
+    default = host_from_args(build_parser().parse_args(["serve", "--listen", "unix:/tmp/x"]))
+    assert not default.config.isolated and not default.ndis.verifier and len(default.vnics) == 1
