@@ -15,7 +15,7 @@ from nicemu.ndis.status import NdisStatus
 
 if TYPE_CHECKING:
     from nicemu.ndis.nbl import NetBufferList
-    from nicemu.ndis.ndis import FilterModule, MiniportBlock, OpenBlock
+    from nicemu.ndis.ndis import FilterModule, MiniportBlock
 
 
 ETHERNET_RANGE = "ndis5"

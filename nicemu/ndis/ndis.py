@@ -159,6 +159,22 @@ class FilterModule:
         return self.miniport.filters.index(self)
 
 
+def _above(block: MiniportBlock, level: int, path: str) -> FilterModule | None:
+    """The first filter module from ``level`` up with a handler for ``path``; None means the protocols are next."""
+    for module in block.filters[level:]:
+        if getattr(module, path) is not None:
+            return module
+    return None
+
+
+def _below(block: MiniportBlock, level: int, path: str) -> FilterModule | None:
+    """The first filter module below ``level`` going down with a handler for ``path``; None means the miniport."""
+    for module in reversed(block.filters[:level]):
+        if getattr(module, path) is not None:
+            return module
+    return None
+
+
 class Ndis:
     """Models ndis.sys for connectionless miniports, filters and protocols.
 
@@ -474,14 +490,11 @@ class Ndis:
         self._send_down(module.miniport, module.index, nbls, port, flags)
 
     def _send_down(self, block: MiniportBlock, level: int, nbls: NetBufferList, port: int, flags: int) -> None:
-        filters = block.filters
-        while level > 0:
-            level -= 1
-            module = filters[level]
-            if module.send is not None:
-                module.send(module.context, nbls, port, flags)
-                return
-        block.driver.send_net_buffer_lists(block.adapter_context, nbls, port, flags)
+        module = _below(block, level, "send")
+        if module is not None:
+            module.send(module.context, nbls, port, flags)
+        else:
+            block.driver.send_net_buffer_lists(block.adapter_context, nbls, port, flags)
 
     def m_send_net_buffer_lists_complete(self, block: MiniportBlock, nbls: NetBufferList, flags: int = 0) -> None:
         """Models NdisMSendNetBufferListsComplete: completions go up the filter stack to each sender."""
@@ -496,14 +509,11 @@ class Ndis:
         self._complete_up(module.miniport, module.index + 1, nbls, flags)
 
     def _complete_up(self, block: MiniportBlock, level: int, nbls: NetBufferList, flags: int) -> None:
-        filters = block.filters
-        while level < len(filters):
-            module = filters[level]
-            level += 1
-            if module.send_complete is not None:
-                module.send_complete(module.context, nbls, flags)
-                return
-        self._complete_to_protocols(block, nbls, flags)
+        module = _above(block, level, "send_complete")
+        if module is not None:
+            module.send_complete(module.context, nbls, flags)
+        else:
+            self._complete_to_protocols(block, nbls, flags)
 
     def _complete_to_protocols(self, block: MiniportBlock, nbls: NetBufferList, flags: int) -> None:
         by_binding: dict[int, list[NetBufferList]] = {}
@@ -557,13 +567,10 @@ class Ndis:
 
     def _indicate_up(self, block: MiniportBlock, level: int, nbls: NetBufferList, port: int, count: int,
                      flags: int) -> None:
-        filters = block.filters
-        while level < len(filters):
-            module = filters[level]
-            level += 1
-            if module.receive is not None:
-                module.receive(module.context, nbls, port, count, flags)
-                return
+        module = _above(block, level, "receive")
+        if module is not None:
+            module.receive(module.context, nbls, port, count, flags)
+            return
         opens = [o for o in block.opens if o.state is BindingState.RUNNING]
         resources = bool(flags & ReceiveFlags.RESOURCES)
         held = 0 if resources else len(opens)
@@ -579,7 +586,7 @@ class Ndis:
         for open_block in opens:
             open_block.protocol.receive_net_buffer_lists(open_block.binding_context, nbls, port, count, flags)
         if not held and not resources:
-            self._return_down(block, len(filters), nbls, 0)
+            self._return_down(block, len(block.filters), nbls, 0)
 
     def return_net_buffer_lists(self, binding: OpenBlock, nbls: NetBufferList, flags: int = 0) -> None:
         """Models NdisReturnNetBufferLists: an NBL goes back down once every binding has returned it."""
@@ -607,13 +614,10 @@ class Ndis:
         self._return_down(module.miniport, module.index, nbls, flags)
 
     def _return_down(self, block: MiniportBlock, level: int, nbls: NetBufferList, flags: int) -> None:
-        filters = block.filters
-        while level > 0:
-            level -= 1
-            module = filters[level]
-            if module.return_ is not None:
-                module.return_(module.context, nbls, flags)
-                return
+        module = _below(block, level, "return_")
+        if module is not None:
+            module.return_(module.context, nbls, flags)
+            return
         if self.verifier:
             for nbl in iterate(nbls):
                 if nbl.source_handle is not block:
@@ -634,13 +638,10 @@ class Ndis:
         self._status_up(module.miniport, module.index + 1, indication)
 
     def _status_up(self, block: MiniportBlock, level: int, indication: StatusIndication) -> None:
-        filters = block.filters
-        while level < len(filters):
-            module = filters[level]
-            level += 1
-            if module.status is not None:
-                module.status(module.context, indication)
-                return
+        module = _above(block, level, "status")
+        if module is not None:
+            module.status(module.context, indication)
+            return
         for open_block in list(block.opens):
             open_block.protocol.status_ex(open_block.binding_context, indication)
 
@@ -669,13 +670,9 @@ class Ndis:
                   origin: OpenBlock | None) -> NdisStatus:
         # Remembered before the call: a filter passing the request on finds it here.
         self._pending_requests[id(request)] = origin
-        filters = block.filters
-        while level > 0:
-            level -= 1
-            module = filters[level]
-            if module.oid_request is not None:
-                status = module.oid_request(module.context, request)
-                break
+        module = _below(block, level, "oid_request")
+        if module is not None:
+            status = module.oid_request(module.context, request)
         else:
             status = block.driver.oid_request(block.adapter_context, request)
         if status != NdisStatus.PENDING:
@@ -694,13 +691,10 @@ class Ndis:
 
     def _oid_complete_up(self, block: MiniportBlock, level: int, request: NdisOidRequest,
                          status: NdisStatus) -> None:
-        filters = block.filters
-        while level < len(filters):
-            module = filters[level]
-            level += 1
-            if module.oid_request_complete is not None:
-                module.oid_request_complete(module.context, request, status)
-                return
+        module = _above(block, level, "oid_request_complete")
+        if module is not None:
+            module.oid_request_complete(module.context, request, status)
+            return
         origin = self._pending_requests.pop(id(request), None)
         request.status = status
         if origin is not None:

@@ -5,21 +5,11 @@ import pytest
 from nicemu.filters.passthrough import PassThroughFilter
 from nicemu.ndis.drivers import StatusIndication
 from nicemu.ndis.nbl import NetBufferList, chain
-from nicemu.ndis.ndis import Ndis, NdisVerifierError
+from nicemu.ndis.ndis import NdisVerifierError
 from nicemu.ndis.oid import NdisOidRequest, Oid
 from nicemu.ndis.states import FilterState, MiniportState
 from nicemu.ndis.status import NdisStatus
-from tests.unit.ndis.drivers import RecordingMiniport, RecordingProtocol
-
-
-@pytest.fixture
-def ndis():
-    return Ndis(verifier=True)
-
-
-@pytest.fixture
-def miniport(ndis):
-    return ndis.m_register_miniport_driver(RecordingMiniport(ndis))
+from tests.unit.ndis.drivers import RecordingProtocol
 
 
 class ReceiveOnly:

@@ -2,21 +2,11 @@ import pytest
 
 from nicemu.ndis.drivers import StatusIndication
 from nicemu.ndis.nbl import NetBufferList, chain
-from nicemu.ndis.ndis import Ndis, NdisVerifierError, ReceiveFlags
+from nicemu.ndis.ndis import NdisVerifierError, ReceiveFlags
 from nicemu.ndis.oid import NdisOidRequest, Oid
 from nicemu.ndis.states import IllegalTransition
 from nicemu.ndis.status import NdisStatus
 from tests.unit.ndis.drivers import RecordingMiniport, RecordingProtocol
-
-
-@pytest.fixture
-def ndis():
-    return Ndis(verifier=True)
-
-
-@pytest.fixture
-def miniport(ndis):
-    return ndis.m_register_miniport_driver(RecordingMiniport(ndis))
 
 
 def frames(n, source_handle=None):

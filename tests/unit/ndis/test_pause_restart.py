@@ -1,21 +1,9 @@
-import pytest
 
 from nicemu.ndis.drivers import NetPnpEvent
 from nicemu.ndis.nbl import NetBufferList, chain
-from nicemu.ndis.ndis import Ndis
 from nicemu.ndis.states import BindingState, MiniportState
 from nicemu.ndis.status import NdisStatus
-from tests.unit.ndis.drivers import RecordingMiniport, RecordingProtocol
-
-
-@pytest.fixture
-def ndis():
-    return Ndis(verifier=True)
-
-
-@pytest.fixture
-def miniport(ndis):
-    return ndis.m_register_miniport_driver(RecordingMiniport(ndis))
+from tests.unit.ndis.drivers import RecordingProtocol
 
 
 def nbls(n, source_handle=None):
