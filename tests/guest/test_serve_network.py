@@ -11,7 +11,8 @@ A_MAC, B_MAC = "52:54:00:00:00:0a", "52:54:00:00:00:0b"
 # Each guest waits for its peer, pings the gateway and the peer, then prints what its kernel sent and got.
 SCRIPT = """for i in $(seq 60); do ping -c 1 -W 1 {peer} >/dev/null && break; done
 ping -c 3 -W 2 10.0.2.2 && ping -c 3 -W 2 {peer} || exit 1
-echo "COUNTERS tx=$(cat /sys/class/net/$IFACE/statistics/tx_packets) rx=$(cat /sys/class/net/$IFACE/statistics/rx_packets)"
+stats=/sys/class/net/$IFACE/statistics
+echo "COUNTERS tx=$(cat $stats/tx_packets) rx=$(cat $stats/rx_packets)"
 """
 
 

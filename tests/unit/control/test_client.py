@@ -12,8 +12,8 @@ from nicemu.control.client import CommandFailed, ControlClient, ControlError, Gr
 from nicemu.host import Host
 from nicemu.qemu.server import NicemuServer
 
-COMMANDS = ("oid-query", "oid-set", "query-adapters", "query-bindings", "query-commands", "query-filters", "query-stats", "query-switch",
-            "query-version")
+COMMANDS = ("oid-query", "oid-set", "query-adapters", "query-bindings", "query-commands", "query-filters",
+            "query-stats", "query-switch", "query-version")
 
 
 @pytest.fixture

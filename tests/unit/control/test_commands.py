@@ -13,8 +13,8 @@ from nicemu.qemu.server import NicemuServer
 GUEST_MAC = "52:54:00:12:34:56"
 PING = bytes(Ether(dst="52:55:0a:00:02:02", src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.2")
              / ICMP(type=8, id=1, seq=1) / (b"x" * 56))
-ALL_COMMANDS = ["oid-query", "oid-set", "query-adapters", "query-bindings", "query-commands", "query-filters", "query-stats", "query-switch",
-                "query-version"]
+ALL_COMMANDS = ["oid-query", "oid-set", "query-adapters", "query-bindings", "query-commands", "query-filters",
+                "query-stats", "query-switch", "query-version"]
 
 
 @pytest.fixture
