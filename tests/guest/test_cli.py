@@ -82,7 +82,11 @@ async def test_serve_connect__reaches_qemu_as_the_server_and_outlives_it(kit, pi
             assert_all_pings_answered(result)
     finally:
         report = await stop_serve(proc)
-    assert re.search(r"media_connects\s*│\s*2", report), report
+    # At least one connection per guest, each unplugged again. There may be more: a QEMU that is
+    # quitting still accepts on its listening socket (the kernel's backlog) before it resets.
+    connects = int(re.search(r"media_connects\s*│\s*(\d+)", report)[1])
+    disconnects = int(re.search(r"media_disconnects\s*│\s*(\d+)", report)[1])
+    assert connects >= 2 and connects == disconnects, report
 
 
 async def test_serve_dgram__serves_the_older_socket_udp_backend(kit, ping_script):
