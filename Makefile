@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 KIT := guest/build/kit.json
 PYTEST_ARGS ?=
 
-.PHONY: setup system venv guest demo test test-unit test-guest clean distclean
+.PHONY: setup system venv guest demo test test-unit test-hoststack test-guest clean distclean
 
 setup: system venv
 
@@ -38,6 +38,9 @@ test: setup guest
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-hoststack: setup
+	$(BIN)/python -m pytest tests/hoststack $(PYTEST_ARGS)
 
 test-guest: setup guest
 	$(BIN)/python -m pytest tests/guest $(PYTEST_ARGS)

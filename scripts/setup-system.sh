@@ -11,6 +11,8 @@ declare -A needs=(
     [zstd]=zstd
     [depmod]=kmod
     [readelf]=binutils
+    [ping]=iputils-ping
+    [ip]=iproute2
 )
 missing=()
 for cmd in "${!needs[@]}"; do
