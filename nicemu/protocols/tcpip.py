@@ -1,9 +1,11 @@
 """The tcpip protocol driver: the host's IPv4 identity on every adapter it binds to.
 
 For now it answers ARP for its addresses and ICMP echo requests sent to them,
-keeps an ARP cache per interface, and drops everything else with a counted
-reason. Bad frames never raise out of here: each decode error becomes a drop
-named ``<layer>.<reason>``.
+reassembles fragmented datagrams and fragments what it sends, answers an
+unknown protocol with ICMP protocol unreachable (rate-limited), keeps an ARP
+cache per interface, and drops everything else with a counted reason. Bad
+frames never raise out of here: each decode error becomes a drop named
+``<layer>.<reason>``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,17 @@ from nicemu.protocols.arp_cache import ArpCache
 from nicemu.wire.arp import ARP_HTYPE_ETHERNET, ARP_REPLY, ARP_REQUEST, arp_ipv4, decode_arp, encode_arp
 from nicemu.wire.errors import DecodeError
 from nicemu.wire.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetHeader, decode_ethernet, encode_ethernet
-from nicemu.wire.icmpv4 import ICMP_ECHO_REQUEST, decode_icmpv4, echo_reply_for
-from nicemu.wire.ipv4 import IPPROTO_ICMP, IPV4_FLAG_MF, IPv4Header, decode_ipv4, encode_ipv4
+from nicemu.protocols.ipv4.fragmentation import fragment
+from nicemu.protocols.ipv4.icmp_errors import TokenBucket, error_message, may_answer_with_error
+from nicemu.protocols.ipv4.reassembly import Reassembler
+from nicemu.wire.icmpv4 import (
+    ICMP_DEST_UNREACH,
+    ICMP_ECHO_REQUEST,
+    ICMP_TIME_EXCEEDED,
+    decode_icmpv4,
+    echo_reply_for,
+)
+from nicemu.wire.ipv4 import IPPROTO_ICMP, IPV4_FLAG_MF, IPv4Header, decode_ipv4
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +42,7 @@ _IPV4_ANY = b"\x00\x00\x00\x00"
 ALL_HOSTS_MAC = bytes.fromhex("01005e000001")
 """224.0.0.1, the IPv4 all-hosts group, mapped to Ethernet (RFC 1112)."""
 _DEFAULT_TTL = 64
+_PROTOCOL_UNREACHABLE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +67,7 @@ class TcpipConfig:
 class Interface:
     """tcpip's binding context on one adapter: its MAC, link state and neighbours."""
 
-    __slots__ = ("name", "binding", "mac", "mtu", "link_up", "arp_cache", "outbound")
+    __slots__ = ("name", "binding", "mac", "mtu", "link_up", "arp_cache", "reassembler", "outbound")
 
     def __init__(self, parameters: BindParameters, config: TcpipConfig) -> None:
         self.name = parameters.adapter_name
@@ -64,6 +76,7 @@ class Interface:
         self.mtu = parameters.mtu
         self.link_up = parameters.media_connect_state == MediaConnectState.CONNECTED
         self.arp_cache = ArpCache(config.arp_cache_timeout, config.arp_cache_capacity)
+        self.reassembler = Reassembler()
         # Replies made while handling one indication, sent down as one chain.
         self.outbound: list[bytes] = []
 
@@ -78,6 +91,9 @@ class TcpipProtocol:
         self.ndis = ndis
         self.config = config or TcpipConfig()
         self.addresses = self.config.packed_addresses()
+        self.primary_address = ipaddress.IPv4Address(self.config.addresses[0]).packed
+        # One budget for every ICMP error nicemu sends, as Linux's icmp_msgs_per_sec.
+        self.error_bucket = TokenBucket()
         self.broadcasts = frozenset({b"\xff\xff\xff\xff", self.config.broadcast()})
         self.interfaces: list[Interface] = []
         self.counters: Counter[str] = Counter()
@@ -204,11 +220,22 @@ class TcpipProtocol:
         if ip.dst not in self.addresses:
             self._drop("ipv4.broadcast_ignored" if ip.dst in self.broadcasts else "ipv4.not_for_us")
             return
+        for expired in interface.reassembler.expire(self.now):
+            self._send_error(interface, None, ICMP_TIME_EXCEEDED, 1, expired.src,
+                             expired.first_header + expired.first_payload)
+        packet = bytes(payload[:ip.total_length])
         if ip.flags & IPV4_FLAG_MF or ip.fragment_offset:
-            self._drop("ipv4.fragment_unsupported")
-            return
+            key = (ip.src, ip.dst, ip.protocol, ip.identification)
+            whole = interface.reassembler.add(key, ip.fragment_offset * 8, bool(ip.flags & IPV4_FLAG_MF),
+                                              bytes(data), packet[:ip.header_len], self.now)
+            if whole is None:
+                return
+            data = memoryview(whole)
+            self.counters["ipv4.reassembled"] += 1
         if ip.protocol != IPPROTO_ICMP:
             self._drop("ipv4.unsupported_protocol")
+            if may_answer_with_error(True, ip.src, ip.protocol, True, data):
+                self._send_error(interface, ethernet.src, ICMP_DEST_UNREACH, _PROTOCOL_UNREACHABLE, ip.src, packet)
             return
         try:
             icmp = decode_icmpv4(data)
@@ -218,14 +245,37 @@ class TcpipProtocol:
         if icmp.type != ICMP_ECHO_REQUEST:
             self._drop("icmpv4.unsupported_type")
             return
-        self._ip_identification = (self._ip_identification + 1) & 0xFFFF
-        reply_header = IPv4Header(tos=ip.tos, total_length=0, identification=self._ip_identification, flags=0,
-                                  fragment_offset=0, ttl=_DEFAULT_TTL, protocol=IPPROTO_ICMP, checksum=0,
-                                  src=ip.dst, dst=ip.src)
-        packet = encode_ipv4(reply_header, echo_reply_for(icmp))
-        next_hop = interface.arp_cache.lookup(ip.src, self.now) or ethernet.src
-        self._transmit(interface, next_hop, ETHERTYPE_IPV4, packet)
+        self._send_ipv4(interface, ethernet.src, ip.src, IPPROTO_ICMP, echo_reply_for(icmp), tos=ip.tos, src=ip.dst)
         self.counters["icmpv4.echo_replied"] += 1
+
+    def _send_error(self, interface: Interface, frame_src: bytes | None, icmp_type: int, code: int, dst: bytes,
+                    original: bytes) -> None:
+        if not self.error_bucket.take(self.now):
+            self.counters["icmpv4.errors_rate_limited"] += 1
+            return
+        self._send_ipv4(interface, frame_src, dst, IPPROTO_ICMP, error_message(icmp_type, code, original))
+        self.counters[f"icmpv4.error_sent.{icmp_type}.{code}"] += 1
+
+    def _send_ipv4(self, interface: Interface, frame_src: bytes | None, dst: bytes, protocol: int, payload: bytes,
+                   *, tos: int = 0, src: bytes | None = None) -> None:
+        """Send an IPv4 datagram to a neighbour on ``interface``, fragmented to its MTU.
+
+        The neighbour's MAC comes from the ARP cache, else from the frame that
+        prompted this (``frame_src``); with neither it is dropped and counted.
+        """
+        next_hop = interface.arp_cache.lookup(dst, self.now) or frame_src
+        if next_hop is None:
+            self._drop("ipv4.neighbour_unknown")
+            return
+        self._ip_identification = (self._ip_identification + 1) & 0xFFFF
+        header = IPv4Header(tos=tos, total_length=0, identification=self._ip_identification, flags=0,
+                            fragment_offset=0, ttl=_DEFAULT_TTL, protocol=protocol, checksum=0,
+                            src=src or self.primary_address, dst=dst)
+        packets = fragment(header, payload, interface.mtu)
+        if len(packets) > 1:
+            self.counters["ipv4.fragmented"] += 1
+        for packet in packets:
+            self._transmit(interface, next_hop, ETHERTYPE_IPV4, packet)
 
     # Send -------------------------------------------------------------------
 

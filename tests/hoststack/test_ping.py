@@ -29,3 +29,11 @@ async def test_hoststack__a_ping_to_an_address_nobody_has_goes_unanswered_and_is
     result = await hoststack.run("ping", "-c", "1", "-W", "1", "10.0.2.99")
     assert result.returncode != 0
     assert hoststack.server.report()["tcpip"]["drop.arp.target_not_ours"] >= 1
+
+
+async def test_hoststack__a_4000_byte_ping_is_fragmented_both_ways_and_answered(hoststack):
+    result = await hoststack.run("ping", "-c", "3", "-s", "4000", "-p", "5a", "-W", "2", "10.0.2.2")
+    assert "3 packets transmitted, 3 received, 0% packet loss" in result.stdout, result.stdout
+    assert "4008 bytes from 10.0.2.2" in result.stdout
+    tcpip = hoststack.server.report()["tcpip"]
+    assert tcpip["ipv4.reassembled"] == 3 and tcpip["ipv4.fragmented"] == 3

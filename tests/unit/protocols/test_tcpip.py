@@ -100,14 +100,10 @@ def test_icmp__many_pings_in_one_read_get_replies_in_order(host, adapter):
 @pytest.mark.parametrize("frame, reason", [
     (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC, type=0x86DD) / (b"\x60" + bytes(40))),
      "ethernet.unsupported_ethertype"),
-    (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.2") / UDP(dport=7) / b"x"),
-     "ipv4.unsupported_protocol"),
     (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.77") / ICMP()),
      "ipv4.not_for_us"),
     (bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=GUEST_MAC) / IP(src="10.0.2.15", dst="255.255.255.255") / ICMP()),
      "ipv4.broadcast_ignored"),
-    (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.2", flags="MF") / ICMP()),
-     "ipv4.fragment_unsupported"),
     (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.2") / ICMP(type=13)),
      "icmpv4.unsupported_type"),
 ])
@@ -175,3 +171,52 @@ def test_remove_adapter__keeps_its_statistics_in_the_report(host, adapter):
 
 def test_bind__joins_the_all_hosts_group_through_the_multicast_list_oid(host, adapter):
     assert host.vnics[0].multicast_list == [bytes.fromhex("01005e000001")]
+
+
+def test_ipv4__an_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram(host, adapter):
+    datagram = IP(src="10.0.2.15", dst="10.0.2.2", id=9) / UDP(sport=5000, dport=7) / b"hello"
+    (reply,) = exchange(host, adapter, [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / datagram)], 1.0)
+    icmp = Ether(reply)[ICMP]
+    assert (icmp.type, icmp.code) == (3, 2)
+    assert bytes(icmp.payload) == bytes(datagram)
+    assert host.tcpip.drops["ipv4.unsupported_protocol"] == 1
+
+
+def test_ipv4__icmp_errors_are_rate_limited(host, adapter):
+    udp = bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.2") / UDP(dport=7))
+    replies = exchange(host, adapter, [udp] * 60, 1.0)
+    assert len(replies) == 50
+    assert host.tcpip.counters["icmpv4.errors_rate_limited"] == 10
+    assert len(exchange(host, adapter, [udp], 1.5)) == 1  # 50 tokens a second come back
+
+
+def test_ipv4__a_4000_byte_ping_is_reassembled_and_answered_in_fragments(host, adapter):
+    from scapy.layers.inet import defragment, fragment
+
+    request = IP(src="10.0.2.15", dst="10.0.2.2", id=77) / ICMP(type=8, id=3, seq=1) / (bytes(range(256)) * 16)[:3972]
+    frames = [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / piece) for piece in fragment(request, fragsize=1480)]
+    replies = exchange(host, adapter, frames, 1.0)
+    assert len(replies) == 3 and all(len(r) <= 1514 for r in replies)
+    (whole,) = defragment([Ether(r)[IP] for r in replies])
+    reply = IP(bytes(whole))
+    assert (reply[ICMP].type, reply[ICMP].id, reply[ICMP].seq) == (0, 3, 1)
+    assert bytes(reply[ICMP].payload) == bytes(request[ICMP].payload)
+    assert host.tcpip.counters["ipv4.reassembled"] == 1 and host.tcpip.counters["ipv4.fragmented"] == 1
+
+
+def test_ipv4__fragments_arriving_out_of_order_are_reassembled(host, adapter):
+    from scapy.layers.inet import fragment
+
+    request = IP(src="10.0.2.15", dst="10.0.2.2", id=78) / ICMP(type=8, id=4, seq=2) / bytes(3000)
+    pieces = [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / p) for p in fragment(request, fragsize=1000)]
+    replies = exchange(host, adapter, list(reversed(pieces)), 1.0)
+    assert len(replies) == 3
+    assert host.tcpip.counters["icmpv4.echo_replied"] == 1
+
+
+def test_ipv4__overlapping_fragments_drop_the_whole_datagram(host, adapter):
+    first = IP(src="10.0.2.15", dst="10.0.2.2", id=5, flags="MF", frag=0, proto=1) / bytes(16)
+    overlapping = IP(src="10.0.2.15", dst="10.0.2.2", id=5, flags=0, frag=1, proto=1) / bytes(16)
+    frames = [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / p) for p in (first, overlapping)]
+    assert exchange(host, adapter, frames, 1.0) == []
+    assert host.tcpip.interfaces[0].reassembler.counters["drop.overlap"] == 1

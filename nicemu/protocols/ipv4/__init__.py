@@ -1,0 +1,1 @@
+"""IPv4 machinery below the protocol driver: reassembly, fragmentation, ICMP errors."""
