@@ -105,6 +105,9 @@ class Host:
         """Frames arrived from QEMU on ``adapter`` at ``now``: switch them, and return what each port must send."""
         self.advance(now)
         datapath.receive_frames(adapter, frames)
+        return self._outbound()
+
+    def _outbound(self) -> dict[Adapter, list[bytes]]:
         out: dict[Adapter, list[bytes]] = {}
         for port in self.adapters:
             if port.transmit_queue:
@@ -115,6 +118,18 @@ class Host:
         """Tell the stack the time."""
         self.tcpip.now = now
         self.vswitch.now = now
+
+    def next_deadline(self) -> float | None:
+        """When the stack next has something to do on its own (a retry, a timeout), if ever."""
+        return self.tcpip.next_deadline()
+
+    def handle_timers(self, now: float) -> dict[Adapter, list[bytes]]:
+        """Do what is due at ``now`` and return what each port must send as a result."""
+        self.advance(now)
+        self.tcpip.handle_timers(now)
+        for segment in self.vswitch.segments:
+            self.vswitch.forward_host_frames(segment)
+        return self._outbound()
 
     # Inspection -----------------------------------------------------------------------
 

@@ -21,9 +21,17 @@ from nicemu.ndis.ndis import MiniportBlock, Ndis, OpenBlock, ReceiveFlags
 from nicemu.ndis.oid import MediaConnectState, NdisOidRequest, Oid, PacketType
 from nicemu.ndis.status import NdisStatus
 from nicemu.protocols.arp_cache import ArpCache
+from nicemu.protocols.arp_pending import PendingResolution
 from nicemu.wire.arp import ARP_HTYPE_ETHERNET, ARP_REPLY, ARP_REQUEST, arp_ipv4, decode_arp, encode_arp
 from nicemu.wire.errors import DecodeError
-from nicemu.wire.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetHeader, decode_ethernet, encode_ethernet
+from nicemu.wire.ethernet import (
+    BROADCAST_MAC,
+    ETHERTYPE_ARP,
+    ETHERTYPE_IPV4,
+    EthernetHeader,
+    decode_ethernet,
+    encode_ethernet,
+)
 from nicemu.protocols.ipv4.fragmentation import fragment
 from nicemu.protocols.ipv4.icmp_errors import TokenBucket, error_message, may_answer_with_error
 from nicemu.protocols.ipv4.reassembly import Reassembler
@@ -53,6 +61,7 @@ class TcpipConfig:
     prefix_length: int = 24
     arp_cache_timeout: float = 60.0
     arp_cache_capacity: int = 1024
+    reassembly_timeout: float = 30.0
 
     def packed_addresses(self) -> frozenset[bytes]:
         """The addresses as 4-byte network-order values."""
@@ -67,7 +76,7 @@ class TcpipConfig:
 class Interface:
     """tcpip's binding context on one adapter: its MAC, link state and neighbours."""
 
-    __slots__ = ("name", "binding", "mac", "mtu", "link_up", "arp_cache", "reassembler", "outbound")
+    __slots__ = ("name", "binding", "mac", "mtu", "link_up", "arp_cache", "pending", "reassembler", "outbound")
 
     def __init__(self, parameters: BindParameters, config: TcpipConfig) -> None:
         self.name = parameters.adapter_name
@@ -76,7 +85,8 @@ class Interface:
         self.mtu = parameters.mtu
         self.link_up = parameters.media_connect_state == MediaConnectState.CONNECTED
         self.arp_cache = ArpCache(config.arp_cache_timeout, config.arp_cache_capacity)
-        self.reassembler = Reassembler()
+        self.pending = PendingResolution()
+        self.reassembler = Reassembler(timeout=config.reassembly_timeout)
         # Replies made while handling one indication, sent down as one chain.
         self.outbound: list[bytes] = []
 
@@ -202,6 +212,10 @@ class TcpipProtocol:
             return
         if arp.spa != _IPV4_ANY and not sender_known:
             cache.update(arp.spa, arp.sha, now)
+        if arp.spa in interface.pending:
+            for packet in interface.pending.resolved(arp.spa):
+                self._transmit(interface, arp.sha, ETHERTYPE_IPV4, packet)
+            self.counters["arp.queue_flushed"] += 1
         if arp.oper == ARP_REQUEST:
             reply = arp_ipv4(ARP_REPLY, interface.mac, arp.tpa, arp.sha, arp.spa)
             self._transmit(interface, ethernet.src, ETHERTYPE_ARP, encode_arp(reply))
@@ -220,9 +234,6 @@ class TcpipProtocol:
         if ip.dst not in self.addresses:
             self._drop("ipv4.broadcast_ignored" if ip.dst in self.broadcasts else "ipv4.not_for_us")
             return
-        for expired in interface.reassembler.expire(self.now):
-            self._send_error(interface, None, ICMP_TIME_EXCEEDED, 1, expired.src,
-                             expired.first_header + expired.first_payload)
         packet = bytes(payload[:ip.total_length])
         if ip.flags & IPV4_FLAG_MF or ip.fragment_offset:
             key = (ip.src, ip.dst, ip.protocol, ip.identification)
@@ -261,12 +272,10 @@ class TcpipProtocol:
         """Send an IPv4 datagram to a neighbour on ``interface``, fragmented to its MTU.
 
         The neighbour's MAC comes from the ARP cache, else from the frame that
-        prompted this (``frame_src``); with neither it is dropped and counted.
+        prompted this (``frame_src``). With neither, the packets wait while an
+        ARP request asks for it.
         """
         next_hop = interface.arp_cache.lookup(dst, self.now) or frame_src
-        if next_hop is None:
-            self._drop("ipv4.neighbour_unknown")
-            return
         self._ip_identification = (self._ip_identification + 1) & 0xFFFF
         header = IPv4Header(tos=tos, total_length=0, identification=self._ip_identification, flags=0,
                             fragment_offset=0, ttl=_DEFAULT_TTL, protocol=protocol, checksum=0,
@@ -274,8 +283,40 @@ class TcpipProtocol:
         packets = fragment(header, payload, interface.mtu)
         if len(packets) > 1:
             self.counters["ipv4.fragmented"] += 1
+        if next_hop is None:
+            for packet in packets:
+                if interface.pending.queue(dst, packet, self.now):
+                    self._arp_request(interface, dst)
+            return
         for packet in packets:
             self._transmit(interface, next_hop, ETHERTYPE_IPV4, packet)
+
+    def _arp_request(self, interface: Interface, target: bytes) -> None:
+        request = arp_ipv4(ARP_REQUEST, interface.mac, self.primary_address, bytes(6), target)
+        self._transmit(interface, BROADCAST_MAC, ETHERTYPE_ARP, encode_arp(request))
+        self.counters["arp.requests_sent"] += 1
+
+    # Timers -------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """The earliest time any interface has something to do: an ARP retry, a reassembly timeout."""
+        deadlines = [d for i in self.interfaces for d in (i.pending.next_deadline(), i.reassembler.next_deadline())
+                     if d is not None]
+        return min(deadlines, default=None)
+
+    def handle_timers(self, now: float) -> None:
+        """Do what is due at ``now``: ask again for unresolved neighbours, give up on some, expire reassemblies."""
+        self.now = now
+        for interface in self.interfaces:
+            again, given_up = interface.pending.retries(now)
+            for target in again:
+                self._arp_request(interface, target)
+            self.counters["arp.gave_up"] += len(given_up)
+            for expired in interface.reassembler.expire(now):
+                self._send_error(interface, None, ICMP_TIME_EXCEEDED, 1, expired.src,
+                                 expired.first_header + expired.first_payload)
+            if interface.outbound:
+                self._flush(interface)
 
     # Send -------------------------------------------------------------------
 

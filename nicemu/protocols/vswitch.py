@@ -201,6 +201,14 @@ class VirtualSwitch:
                 assert head is not None
                 self.ndis.send_net_buffer_lists(port.binding, head, 0, 0)
 
+    def forward_host_frames(self, segment: Segment) -> None:
+        """Forward what the host's vNIC queued on its own, not in reply to a frame (timers)."""
+        frames = segment.host.take_transmitted()
+        if frames:
+            for frame in frames:
+                self._forward(segment.host_port, frame)
+            self._flush(segment)
+
     def send_net_buffer_lists_complete(self, binding_context: Port, nbls: NetBufferList, flags: int) -> None:
         """Models ProtocolSendNetBufferListsComplete: count what a port could not take."""
         for nbl in iterate(nbls):

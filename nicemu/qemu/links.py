@@ -6,6 +6,7 @@ that read it is not always the one that must write the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from nicemu.miniport.adapter import Adapter
@@ -22,11 +23,13 @@ class FrameWriter(Protocol):
 class Links:
     """Adapter → the link currently carrying it."""
 
-    __slots__ = ("_by_adapter", "counters")
+    __slots__ = ("_by_adapter", "counters", "after_delivery")
 
     def __init__(self, counters: TransportCounters) -> None:
         self._by_adapter: dict[Adapter, FrameWriter] = {}
         self.counters = counters
+        # Called after every delivery: the stack may have a new deadline for its timers.
+        self.after_delivery: Callable[[], None] | None = None
 
     def attach(self, adapter: Adapter, link: FrameWriter) -> None:
         """``link`` now carries ``adapter``'s frames."""
@@ -44,3 +47,5 @@ class Links:
                 self.counters.errors["no_link_for_adapter"] += len(frames)
             else:
                 link.write_frames(frames)
+        if self.after_delivery is not None:
+            self.after_delivery()

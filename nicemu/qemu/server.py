@@ -25,6 +25,9 @@ class NicemuServer:
         self.host = host or Host()
         self.counters = TransportCounters()
         self.links = Links(self.counters)
+        self.links.after_delivery = self._schedule_timers
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._dgram_links: list[DgramLink] = []
@@ -71,6 +74,26 @@ class NicemuServer:
         self._unix_paths.append(path)
         log.info("nicemu: control socket on unix:%s", path)
 
+    def _schedule_timers(self) -> None:
+        """Wake up when the stack next has something to do on its own, as aioquic's edge does."""
+        deadline = self.host.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None if deadline is None else asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        try:
+            out = self.host.handle_timers(asyncio.get_running_loop().time())
+        except Exception:
+            self.counters.errors["stack_exception"] += 1
+            log.exception("nicemu: the stack failed handling its timers")
+            out = {}
+        self.links.deliver(out)
+
     @property
     def connections(self) -> frozenset[StreamLink]:
         """The stream connections open now (accepted ones; outgoing ones live in their tasks)."""
@@ -82,6 +105,9 @@ class NicemuServer:
 
     async def close(self) -> None:
         """Stop accepting, drop every connection and socket, remove the socket files made."""
+        self.links.after_delivery = None
+        if self._timer is not None:
+            self._timer.cancel()
         for server in self._servers:
             server.close()
         for task in self._tasks:

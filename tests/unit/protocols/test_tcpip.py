@@ -220,3 +220,26 @@ def test_ipv4__overlapping_fragments_drop_the_whole_datagram(host, adapter):
     frames = [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / p) for p in (first, overlapping)]
     assert exchange(host, adapter, frames, 1.0) == []
     assert host.tcpip.interfaces[0].reassembler.counters["drop.overlap"] == 1
+
+
+def test_arp__a_packet_to_an_unresolved_neighbour_waits_for_arp_and_goes_when_it_answers(host, adapter):
+    first_fragment = IP(src="10.0.2.15", dst="10.0.2.2", id=6, flags="MF", proto=17) / bytes(16)
+    exchange(host, adapter, [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / first_fragment)], 1.0)
+    assert host.next_deadline() == 31.0
+    (request,) = host.handle_timers(31.0)[adapter]
+    arp = Ether(request)[ARP]
+    assert (Ether(request).dst, arp.op, arp.pdst, arp.psrc) == ("ff:ff:ff:ff:ff:ff", 1, "10.0.2.15", "10.0.2.2")
+    answer = bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / ARP(op=2, hwsrc=GUEST_MAC, psrc="10.0.2.15",
+                                                              hwdst=GATEWAY_MAC, pdst="10.0.2.2"))
+    (error,) = exchange(host, adapter, [answer], 31.5)
+    icmp = Ether(error)[ICMP]
+    assert (Ether(error).dst, icmp.type, icmp.code) == (GUEST_MAC, 11, 1)
+    assert host.tcpip.counters["arp.queue_flushed"] == 1
+
+
+def test_arp__an_unanswered_neighbour_is_asked_three_times_then_given_up(host, adapter):
+    first_fragment = IP(src="10.0.2.15", dst="10.0.2.2", id=6, flags="MF", proto=17) / bytes(16)
+    exchange(host, adapter, [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / first_fragment)], 1.0)
+    asked = [len(host.handle_timers(t).get(adapter, [])) for t in (31.0, 32.0, 33.0, 34.0)]
+    assert asked == [1, 1, 1, 0]
+    assert host.tcpip.counters["arp.gave_up"] == 1 and host.next_deadline() is None

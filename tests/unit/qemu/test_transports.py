@@ -207,3 +207,21 @@ async def test_backpressure__stops_reading_while_qemu_does_not_drain_and_loses_n
     # Every reply is the same echo reply but for its IP identification and checksum.
     assert len(replies) == count and all(reply[34:] == replies[0][34:] for reply in replies)
     writer.close()
+
+
+async def test_timers__the_server_wakes_the_stack_when_a_deadline_passes_with_no_frame_arriving():
+    from nicemu.host import HostConfig
+    from nicemu.protocols.tcpip import TcpipConfig
+
+    server = NicemuServer(Host(HostConfig(tcpip=TcpipConfig(reassembly_timeout=0.2)), verifier=True))
+    try:
+        port = tcp_port(await server.listen(TcpAddress("127.0.0.1", 0)))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        first_fragment = IP(src="10.0.2.15", dst="10.0.2.2", id=6, flags="MF", proto=17) / bytes(16)
+        writer.write(frame_stream([bytes(Ether(dst="52:55:0a:00:02:02", src=GUEST_MAC) / first_fragment)]))
+        # Nothing more is sent: only nicemu's own timer can produce the ARP request for the ICMP error.
+        (request,) = await read_frames(reader, 1, timeout=5)
+        assert Ether(request)[ARP].pdst == "10.0.2.15"
+        writer.close()
+    finally:
+        await server.close()
