@@ -33,9 +33,7 @@ def ipv4_pseudo_sum(src: Buffer, dst: Buffer, protocol: int, length: int = 0) ->
     return int.from_bytes(src, "big") + int.from_bytes(dst, "big") + protocol + length
 
 
-def ipv6_pseudo_sum(
-    src: Buffer, dst: Buffer, next_header: int, length: int = 0
-) -> int:
+def ipv6_pseudo_sum(src: Buffer, dst: Buffer, next_header: int, length: int = 0) -> int:
     """Return the sum of an IPv6 pseudo-header: addresses, length, next header.
 
     Raises ValueError when an address is not 16 bytes, the next header does

@@ -18,6 +18,8 @@ import threading
 import time
 
 MODE = os.environ.get("FAKE_QEMU_MODE", "ok")
+NEGOTIATED = threading.Event()
+"""Set once qmp_capabilities is answered: like QEMU, no event goes out before that."""
 
 
 def qmp_socket_path(argv):
@@ -60,6 +62,8 @@ def serve_qmp(server, connections):
             if "id" in request:
                 reply["id"] = request["id"]
             send(conn, reply)
+            if request["execute"] == "qmp_capabilities":
+                NEGOTIATED.set()
             if request["execute"] == "quit" and MODE != "stubborn":
                 send(conn, event("SHUTDOWN", {"guest": False, "reason": "host-qmp-quit"}))
                 os._exit(0)
@@ -86,10 +90,7 @@ def main():
     if MODE == "ok":
         console("script output")
         console("NICEMU-RESULT status=3")
-        deadline = time.monotonic() + 2
-        while not connections and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if connections:
+        if NEGOTIATED.wait(2):
             send(connections[0], event("SHUTDOWN", {"guest": True, "reason": "guest-shutdown"}))
         sys.exit(0)
     if MODE == "crash":
