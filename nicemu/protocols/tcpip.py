@@ -1,8 +1,9 @@
 """The tcpip protocol driver: the host's IPv4 identity on every adapter it binds to.
 
 For now it answers ARP for its addresses and ICMP echo requests sent to them,
-reassembles fragmented datagrams and fragments what it sends, answers an
-unknown protocol with ICMP protocol unreachable (rate-limited), keeps an ARP
+reassembles fragmented datagrams and fragments what it sends, answers UDP
+(no port is open yet) with ICMP port unreachable and an unknown protocol with
+protocol unreachable (both rate-limited), keeps an ARP
 cache per interface, and drops everything else with a counted reason. Bad
 frames never raise out of here: each decode error becomes a drop named
 ``<layer>.<reason>``.
@@ -42,7 +43,9 @@ from nicemu.wire.icmpv4 import (
     decode_icmpv4,
     echo_reply_for,
 )
-from nicemu.wire.ipv4 import IPPROTO_ICMP, IPV4_FLAG_MF, IPv4Header, decode_ipv4
+from nicemu.wire.ipv4 import IPPROTO_ICMP, IPPROTO_UDP, IPV4_FLAG_MF, IPv4Header, decode_ipv4
+from nicemu.wire.pseudo import ipv4_pseudo_sum
+from nicemu.wire.udp import decode_udp
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ ALL_HOSTS_MAC = bytes.fromhex("01005e000001")
 """224.0.0.1, the IPv4 all-hosts group, mapped to Ethernet (RFC 1112)."""
 _DEFAULT_TTL = 64
 _PROTOCOL_UNREACHABLE = 2
+_PORT_UNREACHABLE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +247,9 @@ class TcpipProtocol:
                 return
             data = memoryview(whole)
             self.counters["ipv4.reassembled"] += 1
+        if ip.protocol == IPPROTO_UDP:
+            self._receive_udp(interface, ethernet, ip, data, packet)
+            return
         if ip.protocol != IPPROTO_ICMP:
             self._drop("ipv4.unsupported_protocol")
             if may_answer_with_error(True, ip.src, ip.protocol, True, data):
@@ -258,6 +265,18 @@ class TcpipProtocol:
             return
         self._send_ipv4(interface, ethernet.src, ip.src, IPPROTO_ICMP, echo_reply_for(icmp), tos=ip.tos, src=ip.dst)
         self.counters["icmpv4.echo_replied"] += 1
+
+    def _receive_udp(self, interface: Interface, ethernet: EthernetHeader, ip: IPv4Header, data: memoryview,
+                     packet: bytes) -> None:
+        try:
+            decode_udp(data, ipv4_pseudo_sum(ip.src, ip.dst, IPPROTO_UDP))
+        except DecodeError as error:
+            self._drop(f"{error.layer}.{error.reason}")
+            return
+        # No UDP endpoint is open yet, so every port is closed: RFC 1122 4.1.3.1 says port unreachable.
+        self._drop("udp.port_closed")
+        if may_answer_with_error(True, ip.src, ip.protocol, True, data):
+            self._send_error(interface, ethernet.src, ICMP_DEST_UNREACH, _PORT_UNREACHABLE, ip.src, packet)
 
     def _send_error(self, interface: Interface, frame_src: bytes | None, icmp_type: int, code: int, dst: bytes,
                     original: bytes) -> None:

@@ -37,3 +37,15 @@ async def test_hoststack__a_4000_byte_ping_is_fragmented_both_ways_and_answered(
     assert "4008 bytes from 10.0.2.2" in result.stdout
     tcpip = hoststack.server.report()["tcpip"]
     assert tcpip["ipv4.reassembled"] == 3 and tcpip["ipv4.fragmented"] == 3
+
+
+async def test_hoststack__linux_udp_to_a_closed_port_is_refused_by_icmp_port_unreachable(hoststack):
+    import sys
+
+    probe = ("import socket\n"
+             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+             "s.connect(('10.0.2.2', 9999)); s.settimeout(3); s.send(b'anyone?')\n"
+             "try:\n    s.recv(100)\nexcept ConnectionRefusedError:\n    print('refused')\n")
+    result = await hoststack.run(sys.executable, "-c", probe)
+    assert result.stdout.strip() == "refused", result.stdout + result.stderr
+    assert hoststack.server.report()["tcpip"]["icmpv4.error_sent.3.3"] == 1

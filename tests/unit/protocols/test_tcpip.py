@@ -174,12 +174,29 @@ def test_bind__joins_the_all_hosts_group_through_the_multicast_list_oid(host, ad
 
 
 def test_ipv4__an_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram(host, adapter):
-    datagram = IP(src="10.0.2.15", dst="10.0.2.2", id=9) / UDP(sport=5000, dport=7) / b"hello"
+    datagram = IP(src="10.0.2.15", dst="10.0.2.2", id=9, proto=99) / b"hello"
     (reply,) = exchange(host, adapter, [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / datagram)], 1.0)
     icmp = Ether(reply)[ICMP]
     assert (icmp.type, icmp.code) == (3, 2)
     assert bytes(icmp.payload) == bytes(datagram)
     assert host.tcpip.drops["ipv4.unsupported_protocol"] == 1
+
+
+def test_udp__a_datagram_to_a_closed_port_gets_port_unreachable_quoting_it(host, adapter):
+    datagram = IP(src="10.0.2.15", dst="10.0.2.2", id=9) / UDP(sport=5000, dport=7) / b"hello"
+    (reply,) = exchange(host, adapter, [bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / datagram)], 1.0)
+    icmp = Ether(reply)[ICMP]
+    assert (icmp.type, icmp.code) == (3, 3)
+    assert bytes(icmp.payload) == bytes(datagram)
+    assert host.tcpip.drops["udp.port_closed"] == 1
+
+
+def test_udp__a_bad_checksum_is_dropped_without_an_answer(host, adapter):
+    frame = bytearray(bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.2")
+                            / UDP(sport=5000, dport=7) / b"hello"))
+    frame[-1] ^= 0xFF
+    assert exchange(host, adapter, [bytes(frame)], 1.0) == []
+    assert host.tcpip.drops == {"udp.bad_checksum": 1}
 
 
 def test_ipv4__icmp_errors_are_rate_limited(host, adapter):
