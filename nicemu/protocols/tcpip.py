@@ -1,10 +1,11 @@
-"""The tcpip protocol driver: the host's IPv4 identity on every adapter it binds to.
+"""The tcpip protocol driver: the host's IPv4 and IPv6 identity on every adapter it binds to.
 
 For now it answers ARP for its addresses and ICMP echo requests sent to them,
 reassembles fragmented datagrams and fragments what it sends, answers UDP
 (no port is open yet) with ICMP port unreachable and an unknown protocol with
 protocol unreachable (both rate-limited), keeps an ARP
-cache per interface, and drops everything else with a counted reason. Bad
+cache per interface, and hands IPv6 to ``nicemu.protocols.ipv6``. Everything
+else is dropped with a counted reason. Bad
 frames never raise out of here: each decode error becomes a drop named
 ``<layer>.<reason>``.
 """
@@ -29,6 +30,7 @@ from nicemu.wire.ethernet import (
     BROADCAST_MAC,
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
     EthernetHeader,
     decode_ethernet,
     encode_ethernet,
@@ -36,6 +38,7 @@ from nicemu.wire.ethernet import (
 from nicemu.protocols.ipv4.fragmentation import fragment
 from nicemu.protocols.ipv4.icmp_errors import TokenBucket, error_message, may_answer_with_error
 from nicemu.protocols.ipv4.reassembly import Reassembler
+from nicemu.protocols.ipv6.handler import Ipv6Handler
 from nicemu.wire.icmpv4 import (
     ICMP_DEST_UNREACH,
     ICMP_ECHO_REQUEST,
@@ -66,6 +69,8 @@ class TcpipConfig:
     arp_cache_timeout: float = 60.0
     arp_cache_capacity: int = 1024
     reassembly_timeout: float = 30.0
+    ipv6_addresses: tuple[str, ...] = ("fd00::2", "fd00::3")
+    ipv6_prefix: str = "fd00::/64"
 
     def packed_addresses(self) -> frozenset[bytes]:
         """The addresses as 4-byte network-order values."""
@@ -109,6 +114,7 @@ class TcpipProtocol:
         # One budget for every ICMP error nicemu sends, as Linux's icmp_msgs_per_sec.
         self.error_bucket = TokenBucket()
         self.broadcasts = frozenset({b"\xff\xff\xff\xff", self.config.broadcast()})
+        self.ipv6 = Ipv6Handler(self, self.config.ipv6_addresses, self.config.ipv6_prefix)
         self.interfaces: list[Interface] = []
         self.counters: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()
@@ -130,8 +136,10 @@ class TcpipProtocol:
                                                                    int(wanted).to_bytes(4, "little")))
         if status != NdisStatus.SUCCESS:
             log.warning("tcpip: %s refused packet filter %s: %s", interface.name, wanted, status.name)
-        # Every IPv4 host is in the all-hosts group (RFC 1112); the adapter must pass its frames.
-        status = self.ndis.oid_request(binding, NdisOidRequest.set(Oid.OID_802_3_MULTICAST_LIST, ALL_HOSTS_MAC))
+        # Every IPv4 host is in the all-hosts group (RFC 1112), and an IPv6 router in all-nodes,
+        # all-routers and each address's solicited-node group: the adapter must pass their frames.
+        groups = b"".join([ALL_HOSTS_MAC, *self.ipv6.multicast_macs(interface.mac)])
+        status = self.ndis.oid_request(binding, NdisOidRequest.set(Oid.OID_802_3_MULTICAST_LIST, groups))
         if status != NdisStatus.SUCCESS:
             log.warning("tcpip: %s refused multicast list: %s", interface.name, status.name)
         self.interfaces.append(interface)
@@ -174,30 +182,33 @@ class TcpipProtocol:
         if interface.outbound:
             self._flush(interface)
 
-    def _drop(self, reason: str) -> None:
+    def drop(self, reason: str) -> None:
+        """Count a frame dropped for ``reason`` (``<layer>.<why>``)."""
         self.drops[reason] += 1
 
     def _receive_frame(self, interface: Interface, frame: memoryview) -> None:
         try:
             ethernet, payload = decode_ethernet(frame)
         except DecodeError as error:
-            self._drop(f"{error.layer}.{error.reason}")
+            self.drop(f"{error.layer}.{error.reason}")
             return
         if ethernet.ethertype == ETHERTYPE_ARP:
             self._receive_arp(interface, ethernet, payload)
         elif ethernet.ethertype == ETHERTYPE_IPV4:
             self._receive_ipv4(interface, ethernet, payload)
+        elif ethernet.ethertype == ETHERTYPE_IPV6:
+            self.ipv6.receive(interface, ethernet, payload)
         else:
-            self._drop("ethernet.unsupported_ethertype")
+            self.drop("ethernet.unsupported_ethertype")
 
     def _receive_arp(self, interface: Interface, ethernet: EthernetHeader, payload: memoryview) -> None:
         try:
             arp = decode_arp(payload)
         except DecodeError as error:
-            self._drop(f"{error.layer}.{error.reason}")
+            self.drop(f"{error.layer}.{error.reason}")
             return
         if arp.htype != ARP_HTYPE_ETHERNET or arp.ptype != ETHERTYPE_IPV4 or arp.hlen != 6 or arp.plen != 4:
-            self._drop("arp.unsupported_address_types")
+            self.drop("arp.unsupported_address_types")
             return
         cache = interface.arp_cache
         now = self.now
@@ -212,31 +223,31 @@ class TcpipProtocol:
         if sender_known:
             cache.update(arp.spa, arp.sha, now)
         if arp.tpa not in self.addresses:
-            self._drop("arp.target_not_ours")
+            self.drop("arp.target_not_ours")
             return
         if arp.spa != _IPV4_ANY and not sender_known:
             cache.update(arp.spa, arp.sha, now)
         if arp.spa in interface.pending:
             for packet in interface.pending.resolved(arp.spa):
-                self._transmit(interface, arp.sha, ETHERTYPE_IPV4, packet)
+                self.transmit(interface, arp.sha, ETHERTYPE_IPV4, packet)
             self.counters["arp.queue_flushed"] += 1
         if arp.oper == ARP_REQUEST:
             reply = arp_ipv4(ARP_REPLY, interface.mac, arp.tpa, arp.sha, arp.spa)
-            self._transmit(interface, ethernet.src, ETHERTYPE_ARP, encode_arp(reply))
+            self.transmit(interface, ethernet.src, ETHERTYPE_ARP, encode_arp(reply))
             self.counters["arp.requests_answered"] += 1
         elif arp.oper == ARP_REPLY:
             self.counters["arp.replies_learned"] += 1
         else:
-            self._drop("arp.unknown_operation")
+            self.drop("arp.unknown_operation")
 
     def _receive_ipv4(self, interface: Interface, ethernet: EthernetHeader, payload: memoryview) -> None:
         try:
             ip, data = decode_ipv4(payload)
         except DecodeError as error:
-            self._drop(f"{error.layer}.{error.reason}")
+            self.drop(f"{error.layer}.{error.reason}")
             return
         if ip.dst not in self.addresses:
-            self._drop("ipv4.broadcast_ignored" if ip.dst in self.broadcasts else "ipv4.not_for_us")
+            self.drop("ipv4.broadcast_ignored" if ip.dst in self.broadcasts else "ipv4.not_for_us")
             return
         packet = bytes(payload[:ip.total_length])
         if ip.flags & IPV4_FLAG_MF or ip.fragment_offset:
@@ -251,17 +262,17 @@ class TcpipProtocol:
             self._receive_udp(interface, ethernet, ip, data, packet)
             return
         if ip.protocol != IPPROTO_ICMP:
-            self._drop("ipv4.unsupported_protocol")
+            self.drop("ipv4.unsupported_protocol")
             if may_answer_with_error(True, ip.src, ip.protocol, True, data):
                 self._send_error(interface, ethernet.src, ICMP_DEST_UNREACH, _PROTOCOL_UNREACHABLE, ip.src, packet)
             return
         try:
             icmp = decode_icmpv4(data)
         except DecodeError as error:
-            self._drop(f"{error.layer}.{error.reason}")
+            self.drop(f"{error.layer}.{error.reason}")
             return
         if icmp.type != ICMP_ECHO_REQUEST:
-            self._drop("icmpv4.unsupported_type")
+            self.drop("icmpv4.unsupported_type")
             return
         self._send_ipv4(interface, ethernet.src, ip.src, IPPROTO_ICMP, echo_reply_for(icmp), tos=ip.tos, src=ip.dst)
         self.counters["icmpv4.echo_replied"] += 1
@@ -271,10 +282,10 @@ class TcpipProtocol:
         try:
             decode_udp(data, ipv4_pseudo_sum(ip.src, ip.dst, IPPROTO_UDP))
         except DecodeError as error:
-            self._drop(f"{error.layer}.{error.reason}")
+            self.drop(f"{error.layer}.{error.reason}")
             return
         # No UDP endpoint is open yet, so every port is closed: RFC 1122 4.1.3.1 says port unreachable.
-        self._drop("udp.port_closed")
+        self.drop("udp.port_closed")
         if may_answer_with_error(True, ip.src, ip.protocol, True, data):
             self._send_error(interface, ethernet.src, ICMP_DEST_UNREACH, _PORT_UNREACHABLE, ip.src, packet)
 
@@ -308,11 +319,11 @@ class TcpipProtocol:
                     self._arp_request(interface, dst)
             return
         for packet in packets:
-            self._transmit(interface, next_hop, ETHERTYPE_IPV4, packet)
+            self.transmit(interface, next_hop, ETHERTYPE_IPV4, packet)
 
     def _arp_request(self, interface: Interface, target: bytes) -> None:
         request = arp_ipv4(ARP_REQUEST, interface.mac, self.primary_address, bytes(6), target)
-        self._transmit(interface, BROADCAST_MAC, ETHERTYPE_ARP, encode_arp(request))
+        self.transmit(interface, BROADCAST_MAC, ETHERTYPE_ARP, encode_arp(request))
         self.counters["arp.requests_sent"] += 1
 
     # Timers -------------------------------------------------------------------
@@ -339,7 +350,8 @@ class TcpipProtocol:
 
     # Send -------------------------------------------------------------------
 
-    def _transmit(self, interface: Interface, dst_mac: bytes, ethertype: int, payload: bytes) -> None:
+    def transmit(self, interface: Interface, dst_mac: bytes, ethertype: int, payload: bytes) -> None:
+        """Queue an Ethernet frame for ``interface``; it goes down with the others of this indication."""
         header = EthernetHeader(dst=bytes(dst_mac), src=interface.mac, ethertype=ethertype)
         interface.outbound.append(encode_ethernet(header, payload))
 

@@ -98,8 +98,7 @@ def test_icmp__many_pings_in_one_read_get_replies_in_order(host, adapter):
 
 
 @pytest.mark.parametrize("frame, reason", [
-    (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC, type=0x86DD) / (b"\x60" + bytes(40))),
-     "ethernet.unsupported_ethertype"),
+    (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC, type=0x88B5) / bytes(46)), "ethernet.unsupported_ethertype"),
     (bytes(Ether(dst=GATEWAY_MAC, src=GUEST_MAC) / IP(src="10.0.2.15", dst="10.0.2.77") / ICMP()),
      "ipv4.not_for_us"),
     (bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=GUEST_MAC) / IP(src="10.0.2.15", dst="255.255.255.255") / ICMP()),
@@ -169,8 +168,13 @@ def test_remove_adapter__keeps_its_statistics_in_the_report(host, adapter):
     assert len(host.tcpip.interfaces) == 1 and host.vswitch.segments[0].ports == {}
 
 
-def test_bind__joins_the_all_hosts_group_through_the_multicast_list_oid(host, adapter):
-    assert host.vnics[0].multicast_list == [bytes.fromhex("01005e000001")]
+def test_bind__joins_ipv4_all_hosts_and_the_ipv6_router_groups_through_the_multicast_list_oid(host, adapter):
+    assert [mac.hex(":") for mac in host.vnics[0].multicast_list] == [
+        "01:00:5e:00:00:01",  # 224.0.0.1
+        "33:33:00:00:00:01", "33:33:00:00:00:02", "33:33:00:00:00:16",  # ff02::1, ff02::2, ff02::16
+        "33:33:ff:00:00:02", "33:33:ff:00:00:03",  # solicited-node of fd00::2, fd00::3
+        "33:33:ff:00:02:02",  # solicited-node of fe80::5055:aff:fe00:202
+    ]
 
 
 def test_ipv4__an_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram(host, adapter):
