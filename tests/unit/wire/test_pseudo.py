@@ -6,22 +6,12 @@ from scapy.layers.inet6 import IPv6, in6_chksum
 
 from nicemu.wire.checksum import internet_checksum
 from nicemu.wire.pseudo import ipv4_pseudo_sum, ipv6_pseudo_sum, pseudo_checksum_ok
+from tests.unit.wire.test_checksum import reference_checksum
 
 GUEST_IP = bytes([10, 0, 2, 15])
 GATEWAY_IP = bytes([10, 0, 2, 2])
 GUEST_IP6 = bytes.fromhex("fe80000000000000505400fffe123456")
 GATEWAY_IP6 = bytes.fromhex("fe800000000000000000000000000002")
-
-
-def reference_checksum(data: bytes) -> int:
-    """RFC 1071, word by word with end-around carry: the slow, obvious way."""
-    if len(data) % 2:
-        data += b"\x00"
-    total = 0
-    for i in range(0, len(data), 2):
-        total += data[i] << 8 | data[i + 1]
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def test_ipv4_pseudo_sum__checksums_like_the_pseudo_header_bytes():
