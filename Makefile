@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 KIT := guest/build/kit.json
 PYTEST_ARGS ?=
 
-.PHONY: setup system venv guest demo test test-unit test-hoststack test-guest clean distclean
+.PHONY: setup system venv guest demo test test-unit test-hoststack test-guest bench clean distclean
 
 setup: system venv
 
@@ -44,6 +44,11 @@ test-hoststack: setup
 
 test-guest: setup guest
 	$(BIN)/python -m pytest tests/guest $(PYTEST_ARGS)
+
+# Benchmarks: a table on the terminal, the full report in bench/results/ (BENCH_ARGS=--quick for a short run).
+BENCH_ARGS ?=
+bench: venv
+	$(BIN)/python -m bench.frame_rate --json bench/results/frame_rate.json $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache build dist *.egg-info
