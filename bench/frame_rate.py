@@ -54,6 +54,8 @@ QUICK = {"frames": 10_000, "runs": 3}
 GOALS = {"icmp_replies_per_second": 50_000, "icmp_nicemu_over_scapy": 10.0}
 """Issue 7's goals for nicemu, reported against (never asserted)."""
 READY_TIMEOUT = 30.0
+OTHER_CPU_WARNING = 0.2
+"""CPUs' worth of busy time from other processes during a timed run above which the table warns."""
 
 
 def frames_for(responder: str, frames: int, ceiling_frames: int | None, scapy_frames: int | None) -> int:
@@ -195,6 +197,7 @@ def summarise(kind: str, responder: str, frames: int, runs: list[dict[str, objec
         "max_replies_per_second": max(rates) if rates else None,
         "median_responder_cpu": _median(good, "responder_cpu"),
         "median_loadgen_cpu": _median(good, "loadgen_cpu"),
+        "max_other_cpu": max((run["other_cpu"] for run in good if run.get("other_cpu") is not None), default=None),
         "replies": sum(run["replies"] for run in good),
         "checked": sum(run["checked"] for run in good),
         "bad": sum(run["bad"] for run in good),
@@ -256,6 +259,10 @@ def print_table(report: dict[str, object]) -> None:
     console.print(f"versions: {vers['python']}, nicemu {vers['nicemu']} ({vers['nicemu_commit']}"
                   f"{', modified' if vers['nicemu_tree_modified'] else ''}), construct {vers['construct']}, "
                   f"scapy {vers['scapy']}")
+    busiest = max((r["max_other_cpu"] for r in report["results"] if r["max_other_cpu"] is not None), default=None)
+    if busiest is not None and busiest > OTHER_CPU_WARNING:
+        console.print(f"[bold]warning:[/bold] something else used up to {busiest:.2f} CPUs during a timed run: "
+                      "the numbers are not from a quiet machine")
     icmp = ratio_of.get("icmp", {})
     nicemu_icmp = next((r["median_replies_per_second"] for r in report["results"]
                         if r["kind"] == "icmp" and r["responder"] == "nicemu"), None)

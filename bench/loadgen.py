@@ -13,7 +13,10 @@ answers frames in the order they came). Every ``--check-every``-th reply, and
 the last, is checked in full against its request (``bench.packets.check_reply``);
 ``--check-every 1`` checks them all. The CPU time the responder used during
 the timed part is read from ``/proc/PID/stat`` when ``--responder-pid`` is given,
-so the result says whether the responder, or this process, was the one at 100%.
+so the result says whether the responder, or this process, was the one at 100%;
+and the busy time of the whole machine from ``/proc/stat``, so it also says how
+much CPU anything else took meanwhile (``other_cpu``, in CPUs) and how much the
+hypervisor stole (``steal_cpu``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,18 @@ def _cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _system_cpu() -> tuple[float, float] | None:
+    """CPU seconds every CPU has spent busy (user, system, interrupts), and stolen by the hypervisor."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 class Exchange:
@@ -125,6 +140,7 @@ def generate(path: str, responder: str, kind: str, frames: int, window: int, war
             warm_exchange = Exchange(sock, responder, kind, warm, window, check_every)
             warm_exchange.run()
         exchange = Exchange(sock, responder, kind, timed, window, check_every)
+        system0 = _system_cpu()
         responder_cpu0 = _cpu_seconds(responder_pid)
         cpu0 = time.process_time()
         t0 = time.perf_counter()
@@ -132,6 +148,14 @@ def generate(path: str, responder: str, kind: str, frames: int, window: int, war
         elapsed = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         responder_cpu1 = _cpu_seconds(responder_pid)
+        system1 = _system_cpu()
+    responder_used = (None if responder_cpu0 is None or responder_cpu1 is None
+                      else responder_cpu1 - responder_cpu0)
+    other_cpu = steal = None
+    if system0 is not None and system1 is not None and elapsed > 0:
+        # Busy time on the whole machine that was neither the responder nor this process.
+        other_cpu = max(0.0, (system1[0] - system0[0] - cpu - (responder_used or 0.0)) / elapsed)
+        steal = (system1[1] - system0[1]) / elapsed
     bad = exchange.bad + (warm_exchange.bad if warm else 0)
     problems = (warm_exchange.problems if warm else []) + exchange.problems
     return {
@@ -145,8 +169,9 @@ def generate(path: str, responder: str, kind: str, frames: int, window: int, war
         "bad": bad,
         "problems": problems,
         "loadgen_cpu": cpu / elapsed if elapsed > 0 else None,
-        "responder_cpu": (None if responder_cpu0 is None or responder_cpu1 is None or elapsed <= 0
-                          else (responder_cpu1 - responder_cpu0) / elapsed),
+        "responder_cpu": None if responder_used is None or elapsed <= 0 else responder_used / elapsed,
+        "other_cpu": other_cpu,
+        "steal_cpu": steal,
     }
 
 

@@ -51,10 +51,10 @@ def _git(*args: str) -> str | None:
 
 
 def versions() -> dict[str, object]:
-    """Python, nicemu (with the commit measured, and whether the tree had changes), construct, scapy, rich."""
+    """Python, nicemu (the commit measured, and whether nicemu/ had uncommitted changes), construct, scapy, rich."""
     import nicemu
 
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", "nicemu", "pyproject.toml")
     return {
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "nicemu": nicemu.__version__,

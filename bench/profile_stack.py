@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                                         "--format", "raw", "--output", str(raw)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL,
-                                       preexec_fn=None if spy_cpu is None else lambda: os.sched_setaffinity(0, {spy_cpu}))
+                                       # The harness runs no threads, so preexec_fn is safe here.
+                                       preexec_fn=(None if spy_cpu is None  # noqa: PLW1509
+                                                   else lambda: os.sched_setaffinity(0, {spy_cpu})))
                 time.sleep(1.0)  # let it attach; an idle responder gives it no samples
             loadgen = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
             out, _ = loadgen.communicate(timeout=600)
