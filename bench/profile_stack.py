@@ -25,7 +25,9 @@ is the event loop and the socket calls. Time in construct, enum, dataclass
 ``__init__`` and built-ins goes to whichever nicemu code called it. Sampling
 adds no per-call cost, so these shares are the ones to trust; py-spy does slow
 the whole process (it stops it for each sample), so the µs per reply come from
-a first pass of the same load through the same process, unsampled.
+a first pass of the same load through the same process, unsampled: its CPU
+time per reply, split by the shares. Samples that caught the event loop
+waiting in epoll are idle time, counted apart.
 """
 
 from __future__ import annotations
@@ -134,23 +136,35 @@ def parse_raw_stacks(text: str) -> Counter[tuple[tuple[str, str], ...]]:
     return stacks
 
 
-def summarise_samples(stacks: Counter[tuple[tuple[str, str], ...]], replies: int, seconds: float,
-                      top: int) -> dict[str, object]:
-    """Shares of the samples by phase, and the functions most often on the stack.
+def _idle(stack: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a sample caught the event loop waiting in epoll (py-spy does not always see that as idle)."""
+    function, file = stack[-1]
+    return function.endswith("Selector.select") and file.endswith("selectors.py")
 
-    µs per reply are the shares of ``seconds`` (an unsampled pass) over ``replies``.
+
+def summarise_samples(stacks: Counter[tuple[tuple[str, str], ...]], replies: int, cpu_seconds: float,
+                      top: int) -> dict[str, object]:
+    """Shares of the busy samples by phase, and the functions most often on the stack.
+
+    Samples waiting in epoll are idle, counted apart. µs per reply are the
+    shares of ``cpu_seconds`` (the responder's CPU time in an unsampled pass)
+    over ``replies``.
     """
-    total = sum(stacks.values())
+    idle = sum(count for stack, count in stacks.items() if _idle(stack))
+    total = sum(stacks.values()) - idle
     per_phase: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     for stack, count in stacks.items():
+        if _idle(stack):
+            continue
         per_phase[phase_of(list(stack))] += count
         for key in {f"{file}:{function}" if file else function for function, file in stack}:
             inclusive[key] += count
-    us_per_reply = seconds * 1e6 / replies if replies else 0.0
+    us_per_reply = cpu_seconds * 1e6 / replies if replies else 0.0
     return {
         "sampler": "py-spy",
         "samples": total,
+        "idle_samples": idle,
         "replies": replies,
         "us_per_reply_measured": us_per_reply,
         "phases": {phase: {"share": per_phase[phase] / total, "us_per_reply": per_phase[phase] / total * us_per_reply}
@@ -212,8 +226,9 @@ def print_summary(summary: dict[str, object]) -> None:
 
     console = Console(width=max(Console().width, 120))
     if summary["sampler"] == "py-spy":
-        phases = Table(title=f"nicemu sampled by py-spy: time by phase ({summary['samples']:,} samples; "
-                             f"{summary['us_per_reply_measured']:.1f} µs per reply measured unsampled)")
+        phases = Table(title=f"nicemu sampled by py-spy: time by phase ({summary['samples']:,} busy samples, "
+                             f"{summary['idle_samples']:,} idle in epoll; {summary['us_per_reply_measured']:.1f} "
+                             "µs of CPU per reply, measured unsampled)")
         for column in ("phase", "share", "µs/reply"):
             phases.add_column(column, justify="left" if column == "phase" else "right")
         for phase, entry in summary["phases"].items():
@@ -286,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             _wait_ready(server, stderr_path)
             command = [sys.executable, "-m", "bench.loadgen", "--path", socket_path, "--responder", "nicemu",
                        "--kind", args.kind, "--frames", str(args.frames), "--window", str(args.window),
-                       "--warmup", str(warmup)]
+                       "--warmup", str(warmup), "--responder-pid", str(server.pid)]
             if loadgen_cpu is not None:
                 command += ["--cpu", str(loadgen_cpu)]
             unprofiled = None
@@ -323,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         if unprofiled is None:
             summary = summarise_profile(pstats.Stats(str(raw)), result["replies"] + warmup, args.top)
         else:
+            busy = unprofiled["responder_cpu"] if unprofiled.get("responder_cpu") is not None else 1.0
             summary = summarise_samples(parse_raw_stacks(Path(raw).read_text()), unprofiled["replies"],
-                                        unprofiled["seconds"], args.top)
+                                        unprofiled["seconds"] * busy, args.top)
             summary["replies_per_second_unprofiled"] = unprofiled["replies_per_second"]
     summary.update(kind=args.kind, window=args.window, replies_per_second_profiled=result["replies_per_second"])
     print_summary(summary)

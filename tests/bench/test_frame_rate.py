@@ -86,3 +86,33 @@ def test_the_benchmark_refuses_a_window_of_zero() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--window must be at least 1" in done.stderr
+
+
+def test_the_profiler_runs_and_accounts_for_the_replies(tmp_path: Path) -> None:
+    """``bench.profile_stack`` (cProfile, the sampler that needs nothing installed) once, tiny."""
+    summary_path = tmp_path / "profile.json"
+    done = subprocess.run([sys.executable, "-m", "bench.profile_stack", "--frames", "200", "--top", "5",
+                           "--json", str(summary_path)],
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(summary_path.read_text())
+    assert summary["sampler"] == "cprofile" and summary["kind"] == "icmp"
+    assert summary["replies"] == 200 + 20  # the warm-up is a tenth
+    assert summary["total_us_per_reply"] > 0
+    assert len(summary["top_cumulative"]) == 5
+    assert any("nicemu/" in row["function"] for row in summary["top_cumulative"])
+
+
+def test_samples_are_split_by_phase_from_the_innermost_frame() -> None:
+    from bench.profile_stack import PHASES, phase_of
+
+    loop = [("BaseEventLoop._run_once", "asyncio/base_events.py")]
+    up = loop + [("StreamLink.data_received", "nicemu/qemu/stream.py"),
+                 ("Ndis._indicate_up", "nicemu/ndis/ndis.py"),
+                 ("TcpipProtocol._receive_ipv4", "nicemu/protocols/tcpip.py")]
+    assert phase_of(up + [("decode_ipv4", "nicemu/wire/ipv4.py"), ("parse", "nicemu/wire/_codec.py")]) == PHASES[0]
+    assert phase_of(up + [("fragment", "nicemu/protocols/ipv4/fragmentation.py"),
+                          ("encode_ipv4", "nicemu/wire/ipv4.py")]) == PHASES[1]
+    assert phase_of(up + [("IntFlag.__and__", "enum.py")]) == PHASES[2]
+    assert phase_of(up[:3] + [("__init__", "<string>")]) == PHASES[4]
+    assert phase_of(loop + [("_SelectorSocketTransport.write", "asyncio/selector_events.py")]) == PHASES[8]
